@@ -1,0 +1,922 @@
+//! Call sites and value flows: for every scope, each call with what it calls and which
+//! constructs enclose it, and each place where a function value may flow (into a variable, a
+//! parameter, an attribute, or code kappac does not compile). Pass two of the analysis.
+
+use ruff_python_ast::{Arguments, Comprehension, Expr, ExprCall, Stmt};
+use ruff_text_size::{Ranged, TextRange, TextSize};
+
+use super::rt_api;
+use super::scopes::{Binding, ClassId, FunctionId, FunctionNode, Resolved, ScopeId, Scopes};
+
+/// A place a function value can be held. Parameters are locals of their function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum VarKey<'a> {
+    Local(ScopeId, &'a str),
+    /// Any attribute of this name on any object (kappac does not know types).
+    Attribute(&'a str),
+    /// What a function returns.
+    Return(FunctionId),
+    /// Values that travel through the coordinator (task arguments, queue items, results).
+    ThroughCoordinator,
+}
+
+/// What a call calls, as far as kappac can tell.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callee<'a> {
+    /// A coordinator call: an `rt` function or a runtime object's method.
+    Coordinator(&'a str),
+    /// `rt.name(...)` where the runtime has no `name`.
+    UnknownRt(&'a str),
+    /// A function or lambda defined in this module, called with its own parameters.
+    Function(FunctionId),
+    /// `C(...)` of a class defined in this module: runs `C.__init__` if there is one.
+    Constructor(ClassId),
+    /// `self.m(...)` resolved to a method: the receiver fills the first parameter.
+    BoundMethod(FunctionId),
+    /// `x.m(...)` on a value of unknown type.
+    MethodByName(&'a str),
+    /// A call of a variable that may hold a function.
+    Variable(VarKey<'a>),
+    /// A builtin or a function of another module: not compiled by kappac.
+    External,
+    /// A call kappac cannot classify (the result of another call, and so on).
+    Unknown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ConstructKind {
+    Try,
+    With,
+    GeneratorExpression,
+    LoopWithElse,
+}
+
+/// A construct around a call site that matters when the call pauses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Construct {
+    pub kind: ConstructKind,
+    /// The construct's keyword (or the whole generator expression).
+    pub range: TextRange,
+}
+
+/// What a spawning coordinator call is given as the task's function.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SpawnedFunction {
+    pub function: FunctionId,
+    pub range: TextRange,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallSite<'a> {
+    pub scope: ScopeId,
+    pub range: TextRange,
+    pub callee_range: TextRange,
+    pub callee: Callee<'a>,
+    /// Enclosing constructs within the scope, outermost first.
+    pub enclosing: Vec<Construct>,
+    /// For `spawn`/`spawn_many`/`map_spawn`: the function given, when it is defined here.
+    pub spawned: Option<SpawnedFunction>,
+}
+
+/// A function value, or a variable that may hold one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Value<'a> {
+    Function(FunctionId),
+    Variable(VarKey<'a>),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Source<'a> {
+    pub value: Value<'a>,
+    pub range: TextRange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sink<'a> {
+    Variable(VarKey<'a>),
+    /// Passed to code kappac does not compile (the callee's range).
+    Escape { callee_range: TextRange },
+}
+
+/// Function values in `sources` may end up in `sink`.
+#[derive(Debug, Clone)]
+pub struct Flow<'a> {
+    pub sources: Vec<Source<'a>>,
+    pub sink: Sink<'a>,
+}
+
+/// All call sites and flows of a module.
+#[derive(Debug, Default)]
+pub struct CallGraph<'a> {
+    pub sites: Vec<CallSite<'a>>,
+    pub flows: Vec<Flow<'a>>,
+}
+
+impl<'a> CallGraph<'a> {
+    pub fn collect(scopes: &Scopes<'a>, module_body: &'a [Stmt]) -> CallGraph<'a> {
+        let mut graph = CallGraph::default();
+        Walker::new(scopes, ScopeId::Module, &mut graph).body(module_body);
+        for id in scopes.function_ids() {
+            let mut walker = Walker::new(scopes, ScopeId::Function(id), &mut graph);
+            match scopes.function(id).node {
+                FunctionNode::Def(def) => walker.body(&def.body),
+                FunctionNode::Lambda(lambda) => {
+                    walker.expr(&lambda.body);
+                    let sources = walker.sources(&lambda.body);
+                    walker.flow(sources, Sink::Variable(VarKey::Return(id)));
+                }
+            }
+        }
+        graph
+    }
+}
+
+struct Walker<'s, 'a, 'g> {
+    scopes: &'s Scopes<'a>,
+    scope: ScopeId,
+    /// The receiver parameter and class of the method being walked.
+    receiver: Option<(&'a str, ClassId)>,
+    constructs: Vec<Construct>,
+    /// Names bound by the comprehensions being walked.
+    comprehension_names: Vec<&'a str>,
+    /// Depth of class bodies being walked (defs there are methods, not variables).
+    class_body_depth: u32,
+    graph: &'g mut CallGraph<'a>,
+}
+
+fn keyword_range(start: TextSize, keyword: &str) -> TextRange {
+    TextRange::at(start, TextSize::from(keyword.len() as u32))
+}
+
+impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
+    fn new(scopes: &'s Scopes<'a>, scope: ScopeId, graph: &'g mut CallGraph<'a>) -> Self {
+        let receiver = match scope {
+            ScopeId::Function(id) => {
+                let function = scopes.function(id);
+                function.receiver.zip(function.class)
+            }
+            ScopeId::Module => None,
+        };
+        Walker {
+            scopes,
+            scope,
+            receiver,
+            constructs: Vec::new(),
+            comprehension_names: Vec::new(),
+            class_body_depth: 0,
+            graph,
+        }
+    }
+
+    fn with_construct(&mut self, kind: ConstructKind, range: TextRange, f: impl FnOnce(&mut Self)) {
+        let depth = self.constructs.len();
+        self.constructs.push(Construct { kind, range });
+        f(self);
+        let popped = self.constructs.pop();
+        debug_assert_eq!(popped.map(|c| c.kind), Some(kind));
+        debug_assert_eq!(self.constructs.len(), depth);
+    }
+
+    fn flow(&mut self, sources: Vec<Source<'a>>, sink: Sink<'a>) {
+        if !sources.is_empty() {
+            self.graph.flows.push(Flow { sources, sink });
+        }
+    }
+
+    fn body(&mut self, body: &'a [Stmt]) {
+        for stmt in body {
+            self.stmt(stmt);
+        }
+    }
+
+    fn stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                for decorator in &def.decorator_list {
+                    self.expr(&decorator.expression);
+                }
+                for p in def.parameters.iter_non_variadic_params() {
+                    if let Some(default) = &p.default {
+                        self.expr(default);
+                    }
+                }
+                if self.class_body_depth == 0 {
+                    if let Some(id) = self.scopes.function_at(def.range.start()) {
+                        let key = self.store_key(def.name.id.as_str());
+                        self.flow(
+                            vec![Source {
+                                value: Value::Function(id),
+                                range: def.name.range,
+                            }],
+                            Sink::Variable(key),
+                        );
+                    }
+                }
+            }
+            Stmt::ClassDef(class_def) => {
+                for decorator in &class_def.decorator_list {
+                    self.expr(&decorator.expression);
+                }
+                if let Some(arguments) = &class_def.arguments {
+                    self.arguments_plain(arguments);
+                }
+                self.class_body_depth += 1;
+                self.body(&class_def.body);
+                self.class_body_depth -= 1;
+            }
+            Stmt::Return(ret) => {
+                if let Some(value) = &ret.value {
+                    self.expr(value);
+                    if let ScopeId::Function(id) = self.scope {
+                        let sources = self.sources(value);
+                        self.flow(sources, Sink::Variable(VarKey::Return(id)));
+                    }
+                }
+            }
+            Stmt::Assign(assign) => {
+                self.expr(&assign.value);
+                for target in &assign.targets {
+                    self.expr(target);
+                }
+                let sources = self.sources(&assign.value);
+                if !sources.is_empty() {
+                    for target in &assign.targets {
+                        self.assign_to(target, &sources);
+                    }
+                }
+            }
+            Stmt::AugAssign(assign) => {
+                self.expr(&assign.target);
+                self.expr(&assign.value);
+                let sources = self.sources(&assign.value);
+                self.assign_to(&assign.target, &sources);
+            }
+            Stmt::AnnAssign(assign) => {
+                self.expr(&assign.target);
+                if let Some(value) = &assign.value {
+                    self.expr(value);
+                    let sources = self.sources(value);
+                    self.assign_to(&assign.target, &sources);
+                }
+            }
+            Stmt::For(for_stmt) => {
+                self.expr(&for_stmt.iter);
+                let sources = self.sources(&for_stmt.iter);
+                self.assign_to(&for_stmt.target, &sources);
+                let keyword = keyword_range(
+                    for_stmt.range.start(),
+                    if for_stmt.is_async { "async for" } else { "for" },
+                );
+                let loop_body = |w: &mut Self| {
+                    w.expr(&for_stmt.target);
+                    w.body(&for_stmt.body);
+                    w.body(&for_stmt.orelse);
+                };
+                if for_stmt.orelse.is_empty() {
+                    loop_body(self);
+                } else {
+                    self.with_construct(ConstructKind::LoopWithElse, keyword, loop_body);
+                }
+            }
+            Stmt::While(while_stmt) => {
+                let keyword = keyword_range(while_stmt.range.start(), "while");
+                let loop_body = |w: &mut Self| {
+                    w.expr(&while_stmt.test);
+                    w.body(&while_stmt.body);
+                    w.body(&while_stmt.orelse);
+                };
+                if while_stmt.orelse.is_empty() {
+                    loop_body(self);
+                } else {
+                    self.with_construct(ConstructKind::LoopWithElse, keyword, loop_body);
+                }
+            }
+            Stmt::If(if_stmt) => {
+                self.expr(&if_stmt.test);
+                self.body(&if_stmt.body);
+                for clause in &if_stmt.elif_else_clauses {
+                    if let Some(test) = &clause.test {
+                        self.expr(test);
+                    }
+                    self.body(&clause.body);
+                }
+            }
+            Stmt::With(with) => {
+                for item in &with.items {
+                    self.expr(&item.context_expr);
+                    if let Some(vars) = &item.optional_vars {
+                        self.expr(vars);
+                        let sources = self.sources(&item.context_expr);
+                        self.assign_to(vars, &sources);
+                    }
+                }
+                let keyword = keyword_range(
+                    with.range.start(),
+                    if with.is_async { "async with" } else { "with" },
+                );
+                self.with_construct(ConstructKind::With, keyword, |w| w.body(&with.body));
+            }
+            Stmt::Try(try_stmt) => {
+                let keyword = keyword_range(try_stmt.range.start(), "try");
+                self.with_construct(ConstructKind::Try, keyword, |w| {
+                    w.body(&try_stmt.body);
+                    for handler in &try_stmt.handlers {
+                        let ruff_python_ast::ExceptHandler::ExceptHandler(h) = handler;
+                        if let Some(type_) = &h.type_ {
+                            w.expr(type_);
+                        }
+                        w.body(&h.body);
+                    }
+                    w.body(&try_stmt.orelse);
+                    w.body(&try_stmt.finalbody);
+                });
+            }
+            Stmt::Match(match_stmt) => {
+                self.expr(&match_stmt.subject);
+                for case in &match_stmt.cases {
+                    if let Some(guard) = &case.guard {
+                        self.expr(guard);
+                    }
+                    self.body(&case.body);
+                }
+            }
+            Stmt::Expr(expr) => self.expr(&expr.value),
+            Stmt::Raise(raise) => {
+                if let Some(exc) = &raise.exc {
+                    self.expr(exc);
+                }
+                if let Some(cause) = &raise.cause {
+                    self.expr(cause);
+                }
+            }
+            Stmt::Assert(assert) => {
+                self.expr(&assert.test);
+                if let Some(msg) = &assert.msg {
+                    self.expr(msg);
+                }
+            }
+            Stmt::Delete(delete) => {
+                for target in &delete.targets {
+                    self.expr(target);
+                }
+            }
+            Stmt::TypeAlias(alias) => self.expr(&alias.value),
+            Stmt::Import(_)
+            | Stmt::ImportFrom(_)
+            | Stmt::Global(_)
+            | Stmt::Nonlocal(_)
+            | Stmt::Pass(_)
+            | Stmt::Break(_)
+            | Stmt::Continue(_)
+            | Stmt::IpyEscapeCommand(_) => {}
+        }
+    }
+
+    /// Records that function values in `sources` flow into the assignment target.
+    fn assign_to(&mut self, target: &'a Expr, sources: &[Source<'a>]) {
+        if sources.is_empty() {
+            return;
+        }
+        match target {
+            Expr::Name(name) => {
+                let key = self.store_key(name.id.as_str());
+                self.flow(sources.to_vec(), Sink::Variable(key));
+            }
+            Expr::Attribute(attribute) => {
+                if let Expr::Name(base) = &*attribute.value {
+                    if let Resolved::Bound(_, Binding::Module | Binding::RtModule) =
+                        self.resolve(base.id.as_str())
+                    {
+                        self.flow(
+                            sources.to_vec(),
+                            Sink::Escape {
+                                callee_range: attribute.range,
+                            },
+                        );
+                        return;
+                    }
+                }
+                let key = VarKey::Attribute(attribute.attr.id.as_str());
+                self.flow(sources.to_vec(), Sink::Variable(key));
+            }
+            Expr::Subscript(subscript) => self.assign_to(&subscript.value, sources),
+            Expr::Starred(starred) => self.assign_to(&starred.value, sources),
+            Expr::Tuple(tuple) => {
+                for element in &tuple.elts {
+                    self.assign_to(element, sources);
+                }
+            }
+            Expr::List(list) => {
+                for element in &list.elts {
+                    self.assign_to(element, sources);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn resolve(&self, name: &str) -> Resolved<'a> {
+        self.scopes.resolve(self.scope, name)
+    }
+
+    /// The variable a store to `name` in this scope writes.
+    fn store_key(&self, name: &'a str) -> VarKey<'a> {
+        if self.comprehension_names.contains(&name) {
+            return VarKey::Local(self.scope, name);
+        }
+        match self.resolve(name) {
+            Resolved::Bound(scope, _) => VarKey::Local(scope, name),
+            Resolved::Builtin => VarKey::Local(ScopeId::Module, name),
+        }
+    }
+
+    /// The function values (or variables that may hold them) an expression may evaluate to.
+    fn sources(&self, expr: &'a Expr) -> Vec<Source<'a>> {
+        let mut out = Vec::new();
+        self.collect_sources(expr, &mut out);
+        out
+    }
+
+    fn collect_sources(&self, expr: &'a Expr, out: &mut Vec<Source<'a>>) {
+        let range = expr.range();
+        match expr {
+            Expr::Name(name) => {
+                let name = name.id.as_str();
+                if self.comprehension_names.contains(&name) {
+                    out.push(Source {
+                        value: Value::Variable(VarKey::Local(self.scope, name)),
+                        range,
+                    });
+                    return;
+                }
+                match self.resolve(name) {
+                    Resolved::Bound(_, Binding::Function(id)) => out.push(Source {
+                        value: Value::Function(id),
+                        range,
+                    }),
+                    Resolved::Bound(_, Binding::Class(class)) => {
+                        if let Some(init) = self.scopes.lookup_method(class, "__init__") {
+                            out.push(Source {
+                                value: Value::Function(init),
+                                range,
+                            });
+                        }
+                    }
+                    Resolved::Bound(scope, Binding::Variable) => out.push(Source {
+                        value: Value::Variable(VarKey::Local(scope, name)),
+                        range,
+                    }),
+                    _ => {}
+                }
+            }
+            Expr::Attribute(attribute) => {
+                let attr = attribute.attr.id.as_str();
+                if let Expr::Name(base) = &*attribute.value {
+                    let base = base.id.as_str();
+                    if let Some((receiver, class)) = self.receiver {
+                        if base == receiver && !self.comprehension_names.contains(&base) {
+                            if let Some(id) = self.scopes.lookup_method(class, attr) {
+                                out.push(Source {
+                                    value: Value::Function(id),
+                                    range,
+                                });
+                                return;
+                            }
+                        }
+                    }
+                    match self.resolve(base) {
+                        Resolved::Bound(_, Binding::Module | Binding::RtModule) => return,
+                        Resolved::Bound(_, Binding::Class(class)) => {
+                            if let Some(id) = self.scopes.lookup_method(class, attr) {
+                                out.push(Source {
+                                    value: Value::Function(id),
+                                    range,
+                                });
+                                return;
+                            }
+                        }
+                        _ => {}
+                    }
+                }
+                out.push(Source {
+                    value: Value::Variable(VarKey::Attribute(attr)),
+                    range,
+                });
+            }
+            Expr::Call(call) => match self.classify(call) {
+                Callee::Function(id) | Callee::BoundMethod(id) => out.push(Source {
+                    value: Value::Variable(VarKey::Return(id)),
+                    range,
+                }),
+                Callee::Coordinator(_) => out.push(Source {
+                    value: Value::Variable(VarKey::ThroughCoordinator),
+                    range,
+                }),
+                _ => {}
+            },
+            Expr::Lambda(lambda) => {
+                if let Some(id) = self.scopes.function_at(lambda.range.start()) {
+                    out.push(Source {
+                        value: Value::Function(id),
+                        range,
+                    });
+                }
+            }
+            Expr::Subscript(subscript) => self.collect_sources(&subscript.value, out),
+            Expr::Starred(starred) => self.collect_sources(&starred.value, out),
+            Expr::Named(named) => self.collect_sources(&named.value, out),
+            Expr::BoolOp(bool_op) => {
+                for value in &bool_op.values {
+                    self.collect_sources(value, out);
+                }
+            }
+            Expr::If(if_expr) => {
+                self.collect_sources(&if_expr.body, out);
+                self.collect_sources(&if_expr.orelse, out);
+            }
+            Expr::Tuple(t) => t.elts.iter().for_each(|e| self.collect_sources(e, out)),
+            Expr::List(l) => l.elts.iter().for_each(|e| self.collect_sources(e, out)),
+            Expr::Set(s) => s.elts.iter().for_each(|e| self.collect_sources(e, out)),
+            Expr::Dict(d) => d.items.iter().for_each(|item| {
+                self.collect_sources(&item.value, out);
+            }),
+            Expr::ListComp(c) => {
+                self.comprehension_sources(&c.generators, out);
+                self.collect_sources(&c.elt, out);
+            }
+            Expr::SetComp(c) => {
+                self.comprehension_sources(&c.generators, out);
+                self.collect_sources(&c.elt, out);
+            }
+            Expr::Generator(c) => {
+                self.comprehension_sources(&c.generators, out);
+                self.collect_sources(&c.elt, out);
+            }
+            Expr::DictComp(c) => {
+                self.comprehension_sources(&c.generators, out);
+                self.collect_sources(&c.value, out);
+            }
+            _ => {}
+        }
+    }
+
+    /// The iterables of a comprehension: their elements may become the comprehension's value.
+    fn comprehension_sources(&self, generators: &'a [Comprehension], out: &mut Vec<Source<'a>>) {
+        for generator in generators {
+            self.collect_sources(&generator.iter, out);
+        }
+    }
+
+    fn classify(&self, call: &'a ExprCall) -> Callee<'a> {
+        match &*call.func {
+            Expr::Name(name) => {
+                let name = name.id.as_str();
+                if self.comprehension_names.contains(&name) {
+                    return Callee::Variable(VarKey::Local(self.scope, name));
+                }
+                match self.resolve(name) {
+                    Resolved::Bound(_, Binding::Function(id)) => Callee::Function(id),
+                    Resolved::Bound(_, Binding::Class(id)) => Callee::Constructor(id),
+                    Resolved::Bound(_, Binding::RtName(api)) => {
+                        if rt_api::is_coordinator_function(api) {
+                            Callee::Coordinator(api)
+                        } else {
+                            // Unknown names were reported at the import.
+                            Callee::External
+                        }
+                    }
+                    Resolved::Bound(_, Binding::RtModule | Binding::Module) => Callee::External,
+                    Resolved::Bound(scope, Binding::Variable) => {
+                        Callee::Variable(VarKey::Local(scope, name))
+                    }
+                    Resolved::Builtin => Callee::External,
+                }
+            }
+            Expr::Attribute(attribute) => {
+                let attr = attribute.attr.id.as_str();
+                if let Expr::Name(base) = &*attribute.value {
+                    let base = base.id.as_str();
+                    let is_comprehension_name = self.comprehension_names.contains(&base);
+                    if let Some((receiver, class)) = self.receiver {
+                        if base == receiver && !is_comprehension_name {
+                            if let Some(id) = self.scopes.lookup_method(class, attr) {
+                                return Callee::BoundMethod(id);
+                            }
+                        }
+                    }
+                    if !is_comprehension_name {
+                        match self.resolve(base) {
+                            Resolved::Bound(_, Binding::RtModule) => {
+                                return if rt_api::is_coordinator_function(attr) {
+                                    Callee::Coordinator(attr)
+                                } else if rt_api::NAMES.contains(&attr) {
+                                    Callee::External
+                                } else {
+                                    Callee::UnknownRt(attr)
+                                };
+                            }
+                            Resolved::Bound(_, Binding::Module) => return Callee::External,
+                            Resolved::Bound(_, Binding::Class(class)) => {
+                                if let Some(id) = self.scopes.lookup_method(class, attr) {
+                                    return Callee::Function(id);
+                                }
+                            }
+                            _ => {}
+                        }
+                    }
+                }
+                if rt_api::is_coordinator_method(attr) {
+                    Callee::Coordinator(attr)
+                } else {
+                    Callee::MethodByName(attr)
+                }
+            }
+            Expr::Subscript(_) => {
+                // `handlers[i](x)`: the container's variable may hold functions.
+                match self.sources(&call.func).first() {
+                    Some(Source {
+                        value: Value::Variable(key),
+                        ..
+                    }) => Callee::Variable(*key),
+                    Some(Source {
+                        value: Value::Function(id),
+                        ..
+                    }) => Callee::Function(*id),
+                    None => Callee::Unknown,
+                }
+            }
+            Expr::Lambda(lambda) => self
+                .scopes
+                .function_at(lambda.range.start())
+                .map_or(Callee::Unknown, Callee::Function),
+            _ => Callee::Unknown,
+        }
+    }
+
+    fn call(&mut self, call: &'a ExprCall) {
+        let callee = self.classify(call);
+        self.expr(&call.func);
+        self.arguments_plain(&call.arguments);
+        let mut spawned = None;
+        match callee {
+            Callee::Function(id) => self.argument_flows(&call.arguments, id, 0),
+            Callee::BoundMethod(id) => self.argument_flows(&call.arguments, id, 1),
+            Callee::Constructor(class) => {
+                if let Some(init) = self.scopes.lookup_method(class, "__init__") {
+                    self.argument_flows(&call.arguments, init, 1);
+                }
+            }
+            Callee::MethodByName(name) => {
+                for class in 0..self.scopes.classes.len() {
+                    if let Some(id) = self.scopes.classes[class].methods.get(name) {
+                        self.argument_flows(&call.arguments, *id, 1);
+                    }
+                }
+            }
+            Callee::External => {
+                let callee_range = call.func.range();
+                for arg in call.arguments.args.iter() {
+                    let sources = self.sources(arg);
+                    self.flow(sources, Sink::Escape { callee_range });
+                }
+                for keyword in &call.arguments.keywords {
+                    let sources = self.sources(&keyword.value);
+                    self.flow(sources, Sink::Escape { callee_range });
+                }
+            }
+            Callee::Coordinator(api) => {
+                spawned = self.coordinator_flows(api, &call.arguments);
+            }
+            Callee::UnknownRt(_) | Callee::Variable(_) | Callee::Unknown => {}
+        }
+        self.graph.sites.push(CallSite {
+            scope: self.scope,
+            range: call.range(),
+            callee_range: call.func.range(),
+            callee,
+            enclosing: self.constructs.clone(),
+            spawned,
+        });
+    }
+
+    /// Flows of a call's arguments into the parameters of `target`; `skip` parameters are
+    /// filled implicitly (the receiver of a bound method).
+    fn argument_flows(&mut self, arguments: &'a Arguments, target: FunctionId, skip: usize) {
+        let params = &self.scopes.function(target).params;
+        let sinks: Vec<(Vec<Source<'a>>, Option<&'a str>)> = arguments
+            .args
+            .iter()
+            .enumerate()
+            .map(|(index, arg)| {
+                let param = if matches!(arg, Expr::Starred(_)) {
+                    None
+                } else {
+                    params.for_position(index + skip)
+                };
+                (self.sources(arg), param)
+            })
+            .chain(arguments.keywords.iter().map(|keyword| {
+                let param = keyword
+                    .arg
+                    .as_ref()
+                    .and_then(|name| params.for_keyword(name.id.as_str()));
+                (self.sources(&keyword.value), param)
+            }))
+            .collect();
+        for (sources, param) in sinks {
+            if sources.is_empty() {
+                continue;
+            }
+            match param {
+                Some(param) => self.flow(
+                    sources,
+                    Sink::Variable(VarKey::Local(ScopeId::Function(target), param)),
+                ),
+                // `*args` / `**kwargs` at the call: any parameter may receive the value.
+                None => {
+                    let all: Vec<&'a str> = params.all().collect();
+                    for param in all {
+                        self.flow(
+                            sources.clone(),
+                            Sink::Variable(VarKey::Local(ScopeId::Function(target), param)),
+                        );
+                    }
+                }
+            }
+        }
+    }
+
+    /// Flows through a coordinator call: a spawned task's arguments reach its parameters; any
+    /// other argument travels through the coordinator. Returns the spawned function, if known.
+    fn coordinator_flows(
+        &mut self,
+        api: &'a str,
+        arguments: &'a Arguments,
+    ) -> Option<SpawnedFunction> {
+        let task = if rt_api::SPAWNING_FUNCTIONS.contains(&api) {
+            arguments.args.first().or_else(|| {
+                arguments
+                    .keywords
+                    .iter()
+                    .find(|k| k.arg.as_ref().is_some_and(|a| a.id.as_str() == "f"))
+                    .map(|k| &k.value)
+            })
+        } else {
+            None
+        };
+        let spawned = task.and_then(|task| {
+            let id = match task {
+                Expr::Lambda(lambda) => self.scopes.function_at(lambda.range.start()),
+                Expr::Name(name) => match self.resolve(name.id.as_str()) {
+                    Resolved::Bound(_, Binding::Function(id)) => Some(id),
+                    _ => None,
+                },
+                _ => None,
+            };
+            id.map(|function| SpawnedFunction {
+                function,
+                range: task.range(),
+            })
+        });
+        for (index, arg) in arguments.args.iter().enumerate() {
+            if index == 0 && task.is_some() {
+                continue;
+            }
+            let sources = self.sources(arg);
+            match (spawned, arg) {
+                // `spawn(f, (a, b))`: a and b become f's parameters.
+                (Some(spawned), Expr::Tuple(_) | Expr::List(_)) if index == 1 => {
+                    let elements = match arg {
+                        Expr::Tuple(t) => &t.elts,
+                        Expr::List(l) => &l.elts,
+                        _ => continue,
+                    };
+                    let params = &self.scopes.function(spawned.function).params;
+                    let offset = usize::from(api == "map_spawn");
+                    let targets: Vec<Option<&'a str>> = (0..elements.len())
+                        .map(|i| params.for_position(i + offset))
+                        .collect();
+                    for (element, param) in elements.iter().zip(targets) {
+                        let sources = self.sources(element);
+                        if let Some(param) = param {
+                            self.flow(
+                                sources,
+                                Sink::Variable(VarKey::Local(
+                                    ScopeId::Function(spawned.function),
+                                    param,
+                                )),
+                            );
+                        }
+                    }
+                }
+                _ => self.flow(sources, Sink::Variable(VarKey::ThroughCoordinator)),
+            }
+        }
+        for keyword in &arguments.keywords {
+            let sources = self.sources(&keyword.value);
+            self.flow(sources, Sink::Variable(VarKey::ThroughCoordinator));
+        }
+        spawned
+    }
+
+    fn arguments_plain(&mut self, arguments: &'a Arguments) {
+        for arg in arguments.args.iter() {
+            self.expr(arg);
+        }
+        for keyword in &arguments.keywords {
+            self.expr(&keyword.value);
+        }
+    }
+
+    fn comprehension(
+        &mut self,
+        generators: &'a [Comprehension],
+        generator_range: Option<TextRange>,
+        elements: &[&'a Expr],
+    ) {
+        let depth = self.comprehension_names.len();
+        for (index, generator) in generators.iter().enumerate() {
+            // The first iterable is evaluated eagerly, in the enclosing scope.
+            if index == 0 || generator_range.is_none() {
+                self.expr(&generator.iter);
+            }
+            let sources = self.sources(&generator.iter);
+            collect_target_names(&generator.target, &mut self.comprehension_names);
+            self.assign_to(&generator.target, &sources);
+        }
+        let lazy_part = |w: &mut Self| {
+            for (index, generator) in generators.iter().enumerate() {
+                if index > 0 && generator_range.is_some() {
+                    w.expr(&generator.iter);
+                }
+                for condition in &generator.ifs {
+                    w.expr(condition);
+                }
+            }
+            for element in elements {
+                w.expr(element);
+            }
+        };
+        match generator_range {
+            Some(range) => self.with_construct(ConstructKind::GeneratorExpression, range, lazy_part),
+            None => lazy_part(self),
+        }
+        self.comprehension_names.truncate(depth);
+    }
+
+    fn expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Call(call) => self.call(call),
+            // A lambda's body is its own scope, walked on its own.
+            Expr::Lambda(lambda) => {
+                if let Some(parameters) = &lambda.parameters {
+                    for p in parameters.iter_non_variadic_params() {
+                        if let Some(default) = &p.default {
+                            self.expr(default);
+                        }
+                    }
+                }
+            }
+            Expr::Named(named) => {
+                self.expr(&named.value);
+                let sources = self.sources(&named.value);
+                let saved = std::mem::take(&mut self.comprehension_names);
+                self.assign_to(&named.target, &sources);
+                self.comprehension_names = saved;
+            }
+            Expr::ListComp(c) => self.comprehension(&c.generators, None, &[&c.elt]),
+            Expr::SetComp(c) => self.comprehension(&c.generators, None, &[&c.elt]),
+            Expr::Generator(c) => self.comprehension(&c.generators, Some(c.range), &[&c.elt]),
+            Expr::DictComp(c) => {
+                let mut elements: Vec<&'a Expr> = Vec::with_capacity(2);
+                if let Some(key) = &c.key {
+                    elements.push(key);
+                }
+                elements.push(&c.value);
+                self.comprehension(&c.generators, None, &elements);
+            }
+            _ => {
+                ruff_python_ast::visitor::walk_expr(&mut ExprChildren(self), expr);
+            }
+        }
+    }
+}
+
+/// Adapter that sends an expression's direct children back to the walker.
+struct ExprChildren<'w, 's, 'a, 'g>(&'w mut Walker<'s, 'a, 'g>);
+
+impl<'a> ruff_python_ast::visitor::Visitor<'a> for ExprChildren<'_, '_, 'a, '_> {
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        self.0.expr(expr);
+    }
+}
+
+fn collect_target_names<'a>(target: &'a Expr, out: &mut Vec<&'a str>) {
+    match target {
+        Expr::Name(name) => out.push(name.id.as_str()),
+        Expr::Tuple(t) => t.elts.iter().for_each(|e| collect_target_names(e, out)),
+        Expr::List(l) => l.elts.iter().for_each(|e| collect_target_names(e, out)),
+        Expr::Starred(s) => collect_target_names(&s.value, out),
+        _ => {}
+    }
+}

@@ -1,0 +1,306 @@
+//! Restrictions: constructs kappac cannot (yet) compile, reported only where a pause can happen
+//! inside them. The same construct in code that cannot pause is ordinary Python and accepted.
+
+use std::collections::BTreeMap;
+
+use rustc_hash::FxHashSet;
+use ruff_text_size::TextSize;
+
+use super::calls::{Callee, ConstructKind};
+use super::scopes::{FunctionId, FunctionNode, ScopeId};
+use super::{short, Context};
+use crate::codes::Code;
+use crate::diagnostics::{Diagnostic, Label};
+
+pub(super) fn check(ctx: &Context, already_reported: &FxHashSet<FunctionId>, out: &mut Vec<Diagnostic>) {
+    functions(ctx, already_reported, out);
+    constructs(ctx, out);
+    module_level(ctx, out);
+    unknown_rt(ctx, out);
+}
+
+fn is_magic(name: &str) -> bool {
+    name.len() > 4 && name.starts_with("__") && name.ends_with("__")
+}
+
+/// Restrictions that belong to a whole function that can pause.
+fn functions(ctx: &Context, already_reported: &FxHashSet<FunctionId>, out: &mut Vec<Diagnostic>) {
+    let analysis = ctx.analysis;
+    for id in analysis.scopes.function_ids() {
+        let function = analysis.scopes.function(id);
+        let first_pause = analysis.pause_points_of(id).next();
+        let Some(first_pause) = first_pause else {
+            continue;
+        };
+        let pause_site = analysis.site(first_pause);
+        let pause_label = ctx.pause_label(pause_site);
+
+        if function.kappa_ignore {
+            out.push(
+                Diagnostic::new(
+                    Code::PauseInIgnoredFunction,
+                    format!(
+                        "`{}` is marked `kappa:ignore`, but it can pause",
+                        function.qualname
+                    ),
+                    Label::new(pause_site.range, pause_label),
+                )
+                .with_secondary(function.name_range, "left untransformed by `kappa:ignore`")
+                .with_help("remove `kappa:ignore` from the docstring, or move the pausing call out of this function"),
+            );
+            continue;
+        }
+        let why = ctx.why_pauses(id);
+
+        if let Some(first_yield) = function.yields.first() {
+            let keyword = short(ctx.text(*first_yield));
+            let (code, message, label, help) = if function.is_async {
+                (
+                    Code::PauseInAsyncFunction,
+                    format!("`{}` is `async def`, but it can pause", function.qualname),
+                    "makes this a coroutine".to_owned(),
+                    "make it a plain `def`: tasks already run in parallel, spawn them instead of awaiting",
+                )
+            } else {
+                (
+                    Code::PauseInGenerator,
+                    format!("`{}` is a generator, but it can pause", function.qualname),
+                    format!("`{keyword}` makes this a generator"),
+                    "return a list instead of yielding, e.g. `return [f.wait() for f in futures]`",
+                )
+            };
+            out.push(
+                Diagnostic::new(code, message, Label::new(pause_site.range, pause_label.clone()))
+                    .with_secondary(*first_yield, label)
+                    .with_optional_note(why.clone())
+                    .with_help(help),
+            );
+        } else if function.is_async {
+            out.push(
+                Diagnostic::new(
+                    Code::PauseInAsyncFunction,
+                    format!("`{}` is `async def`, but it can pause", function.qualname),
+                    Label::new(pause_site.range, pause_label.clone()),
+                )
+                .with_secondary(function.name_range, "declared `async def`")
+                .with_optional_note(why.clone())
+                .with_help("make it a plain `def`: tasks already run in parallel, spawn them instead of awaiting"),
+            );
+        }
+
+        if function.class.is_some() && is_magic(function.name) && function.name != "__init__" {
+            out.push(
+                Diagnostic::new(
+                    Code::PauseInMagicMethod,
+                    format!(
+                        "magic method `{}` can pause, but Python calls it implicitly",
+                        function.qualname
+                    ),
+                    Label::new(pause_site.range, pause_label.clone()),
+                )
+                .with_secondary(function.name_range, "called by operators or protocols, not by a call kappac can see")
+                .with_optional_note(why.clone())
+                .with_help(format!(
+                    "move the pausing code into an ordinary method (e.g. `def {}(self, ...)`) and call it explicitly",
+                    function.name.trim_matches('_')
+                )),
+            );
+        }
+
+        let nested = function.parent != ScopeId::Module
+            || function.in_local_class
+            || matches!(function.node, FunctionNode::Lambda(_));
+        if nested && !already_reported.contains(&id) {
+            let what = if matches!(function.node, FunctionNode::Lambda(_)) {
+                "a lambda".to_owned()
+            } else {
+                format!("nested function `{}`", function.qualname)
+            };
+            out.push(
+                Diagnostic::new(
+                    Code::PausingNestedFunction,
+                    format!("{what} can pause; pausing is supported only in module-level functions and methods for now"),
+                    Label::new(function.name_range, "defined inside another function"),
+                )
+                .with_secondary(pause_site.range, pause_label.clone())
+                .with_help("move it to module level and pass the variables it uses as arguments"),
+            );
+        }
+
+        if let Some(decorator) = function.other_decorators.first() {
+            out.push(
+                Diagnostic::new(
+                    Code::PausingDecoratedFunction,
+                    format!(
+                        "`{}` can pause, but has decorator `{}`",
+                        function.qualname,
+                        short(ctx.text(*decorator))
+                    ),
+                    Label::new(*decorator, "kappac cannot resume through this decorator yet"),
+                )
+                .with_secondary(pause_site.range, pause_label.clone())
+                .with_optional_note(why.clone())
+                .with_help("remove the decorator, or apply it to a helper function that does not pause; only `@on_coordinator` is supported on pausing functions"),
+            );
+        }
+
+        for (name, range) in &function.declared_writes {
+            let kind = if function.global_decls.contains_key(name) {
+                "global"
+            } else {
+                "nonlocal"
+            };
+            let declaration = function
+                .global_decls
+                .get(name)
+                .or_else(|| function.nonlocal_decls.get(name))
+                .copied();
+            let mut diagnostic = Diagnostic::new(
+                Code::GlobalWriteInPausingFunction,
+                format!(
+                    "`{}` can pause, but assigns {kind} `{name}`: the write is not saved in checkpoints",
+                    function.qualname
+                ),
+                Label::new(*range, format!("assigns {kind} `{name}`")),
+            )
+            .with_optional_note(why.clone())
+            .with_help(format!(
+                "keep `{name}` in a local variable and return it (or pass it through a queue) instead of a {kind}"
+            ));
+            if let Some(declaration) = declaration {
+                diagnostic = diagnostic.with_secondary(declaration, format!("declared {kind} here"));
+            }
+            out.push(diagnostic);
+        }
+    }
+}
+
+/// Pause points inside constructs not yet supported there: one diagnostic per construct, at
+/// its first pause point.
+fn constructs(ctx: &Context, out: &mut Vec<Diagnostic>) {
+    let analysis = ctx.analysis;
+    let mut first: BTreeMap<(TextSize, ConstructKind), (usize, usize)> = BTreeMap::new();
+    for (index, site) in analysis.calls.sites.iter().enumerate() {
+        if !analysis.can_pause.is_pause_point(index) || site.scope == ScopeId::Module {
+            continue;
+        }
+        if let ScopeId::Function(id) = site.scope {
+            if analysis.scopes.function(id).kappa_ignore {
+                continue;
+            }
+        }
+        for construct in &site.enclosing {
+            let entry = first
+                .entry((construct.range.start(), construct.kind))
+                .or_insert((index, 0));
+            if site.range.start() < analysis.site(entry.0).range.start() {
+                entry.0 = index;
+            }
+            entry.1 += 1;
+        }
+    }
+    for ((_, kind), (index, count)) in first {
+        let site = analysis.site(index);
+        let construct = site
+            .enclosing
+            .iter()
+            .find(|c| c.kind == kind)
+            .copied();
+        let Some(construct) = construct else { continue };
+        let (code, message, label, help) = match kind {
+            ConstructKind::Try => (
+                Code::PauseInTry,
+                "pause point inside a `try` statement (not supported yet)",
+                "this `try` would have to be rebuilt on resume",
+                "move the pausing call before the `try` and keep only non-pausing code inside it",
+            ),
+            ConstructKind::With => (
+                Code::PauseInWith,
+                "pause point inside a `with` block (not supported yet)",
+                "the context manager would have to be saved in the checkpoint",
+                "make the pausing call before entering the `with` block and use its result inside",
+            ),
+            ConstructKind::GeneratorExpression => (
+                Code::PauseInGeneratorExpression,
+                "pause point inside a generator expression",
+                "runs lazily, inside whoever consumes it",
+                "use a list comprehension instead: `[...]` in place of `(...)`",
+            ),
+            ConstructKind::LoopWithElse => (
+                Code::PauseInLoopElse,
+                "pause point inside a loop with an `else` clause (not supported yet)",
+                "this loop has an `else` clause",
+                "replace the `else` clause with a flag set before `break` and tested after the loop",
+            ),
+        };
+        let mut diagnostic = Diagnostic::new(
+            code,
+            message,
+            Label::new(site.range, ctx.pause_label(site)),
+        )
+        .with_secondary(construct.range, label)
+        .with_help(help);
+        if count > 1 {
+            diagnostic = diagnostic.with_note(format!(
+                "{} more pause point{} in the same construct",
+                count - 1,
+                if count == 2 { "" } else { "s" }
+            ));
+        }
+        out.push(diagnostic);
+    }
+}
+
+/// Pause points that run at import time.
+fn module_level(ctx: &Context, out: &mut Vec<Diagnostic>) {
+    let analysis = ctx.analysis;
+    for (index, site) in analysis.calls.sites.iter().enumerate() {
+        if site.scope != ScopeId::Module || !analysis.can_pause.is_pause_point(index) {
+            continue;
+        }
+        let mut diagnostic = Diagnostic::new(
+            Code::PauseAtModuleLevel,
+            "coordinator call at import time, outside any task",
+            Label::new(site.range, ctx.pause_label(site)),
+        )
+        .with_help("make this call inside `handler` (or a function it calls) and pass the result along");
+        if let Callee::Function(id) = site.callee {
+            diagnostic = diagnostic.with_optional_note(ctx.why_pauses(id));
+        }
+        out.push(diagnostic);
+    }
+}
+
+/// Calls of `rt` attributes and imports of `rt` names the runtime does not define.
+fn unknown_rt(ctx: &Context, out: &mut Vec<Diagnostic>) {
+    let help = format!(
+        "the runtime defines: {}",
+        super::rt_api::NAMES
+            .iter()
+            .map(|n| format!("`{n}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for site in &ctx.analysis.calls.sites {
+        if let Callee::UnknownRt(name) = site.callee {
+            out.push(
+                Diagnostic::new(
+                    Code::UnknownRtFunction,
+                    format!("the runtime `rt` has no function `{name}`"),
+                    Label::new(site.callee_range, "unknown runtime function"),
+                )
+                .with_help(help.clone()),
+            );
+        }
+    }
+    for (name, range) in &ctx.analysis.scopes.unknown_rt_imports {
+        out.push(
+            Diagnostic::new(
+                Code::UnknownRtFunction,
+                format!("the runtime `rt` has no name `{name}` to import"),
+                Label::new(*range, "unknown runtime name"),
+            )
+            .with_help(help.clone()),
+        );
+    }
+}

@@ -1,0 +1,144 @@
+//! `kappac check`: from paths on the command line to diagnostics per file. An app directory
+//! means its handler.py (compiled) plus its other Python files (checked for coordinator calls
+//! that would not be compiled); a `.py` file is checked as a handler.
+
+use std::path::{Path, PathBuf};
+
+use walkdir::WalkDir;
+
+use crate::analyze::Analysis;
+use crate::codes::Code;
+use crate::diagnostics::{self, Diagnostic, Label};
+use crate::parse::{self, TargetVersion};
+use crate::render::FileReport;
+use crate::source::SourceFile;
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CheckOptions {
+    pub target: TargetVersion,
+}
+
+/// A path that could not be checked at all (missing, unreadable, not an app).
+#[derive(Debug)]
+pub struct PathError {
+    pub path: PathBuf,
+    pub message: String,
+}
+
+/// Checks handler source text: parse, analyze, diagnose. The single entry point every caller
+/// (CLI, tests, benchmarks) goes through.
+pub fn check_handler_source(file: &SourceFile, options: CheckOptions) -> Vec<Diagnostic> {
+    let parsed = parse::parse(file, options.target);
+    let mut diagnostics = parsed.diagnostics.clone();
+    let analysis = Analysis::new(parsed.module());
+    diagnostics.extend(analysis.diagnostics(file));
+    diagnostics::sort(&mut diagnostics);
+    diagnostics
+}
+
+/// Checks a helper module of an app: only coordinator calls matter (K050), since it is not
+/// compiled. Files that do not parse are left to Python: they are not kappac's to compile.
+pub fn check_helper_source(file: &SourceFile, options: CheckOptions) -> Vec<Diagnostic> {
+    let parsed = parse::parse(file, options.target);
+    if parsed.has_syntax_errors() {
+        return Vec::new();
+    }
+    let analysis = Analysis::new(parsed.module());
+    let mut diagnostics: Vec<Diagnostic> = analysis
+        .coordinator_calls()
+        .map(|site| {
+            let callee = file
+                .text
+                .get(site.callee_range.to_std_range())
+                .unwrap_or("?");
+            Diagnostic::new(
+                Code::CoordinatorCallOutsideHandler,
+                format!("`{callee}` is a coordinator call, but only handler.py is compiled"),
+                Label::new(site.range, "runs untransformed: this task could not be resumed here"),
+            )
+            .with_help("move the function that makes this call into handler.py")
+        })
+        .collect();
+    diagnostics::sort(&mut diagnostics);
+    diagnostics
+}
+
+/// Checks one file, reading and decoding it first.
+pub fn check_file(path: &Path, as_handler: bool, options: CheckOptions) -> Result<FileReport, PathError> {
+    let (file, decode_error) = SourceFile::read(path).map_err(|error| PathError {
+        path: path.to_owned(),
+        message: format!("cannot read `{}`: {error}", path.display()),
+    })?;
+    let diagnostics = match &decode_error {
+        Some(error) => vec![parse::decode_diagnostic(&file, error)],
+        None if as_handler => check_handler_source(&file, options),
+        None => check_helper_source(&file, options),
+    };
+    Ok(FileReport { file, diagnostics })
+}
+
+/// Directories under an app that never hold the app's own modules.
+fn is_skipped_dir(name: &str) -> bool {
+    name.starts_with('.')
+        || matches!(
+            name,
+            "__pycache__" | "node_modules" | "venv" | "build" | "dist" | "site-packages"
+        )
+}
+
+/// Checks one command-line path: an app directory or a `.py` file.
+pub fn check_path(path: &Path, options: CheckOptions) -> (Vec<FileReport>, Vec<PathError>) {
+    let mut reports = Vec::new();
+    let mut errors = Vec::new();
+    if path.is_dir() {
+        let handler = path.join("handler.py");
+        if !handler.is_file() {
+            errors.push(PathError {
+                path: path.to_owned(),
+                message: format!(
+                    "`{}` is not an app: it has no handler.py",
+                    path.display()
+                ),
+            });
+            return (reports, errors);
+        }
+        match check_file(&handler, true, options) {
+            Ok(report) => reports.push(report),
+            Err(error) => errors.push(error),
+        }
+        let mut helpers: Vec<PathBuf> = WalkDir::new(path)
+            .follow_links(false)
+            .into_iter()
+            .filter_entry(|entry| {
+                entry.depth() == 0
+                    || !entry.file_type().is_dir()
+                    || !is_skipped_dir(&entry.file_name().to_string_lossy())
+            })
+            .filter_map(Result::ok)
+            .filter(|entry| {
+                entry.file_type().is_file()
+                    && entry.path().extension().is_some_and(|e| e == "py")
+                    && entry.path() != handler
+            })
+            .map(|entry| entry.into_path())
+            .collect();
+        helpers.sort();
+        for helper in helpers {
+            match check_file(&helper, false, options) {
+                Ok(report) => reports.push(report),
+                Err(error) => errors.push(error),
+            }
+        }
+    } else if path.is_file() {
+        match check_file(path, true, options) {
+            Ok(report) => reports.push(report),
+            Err(error) => errors.push(error),
+        }
+    } else {
+        errors.push(PathError {
+            path: path.to_owned(),
+            message: format!("`{}`: no such file or directory", path.display()),
+        });
+    }
+    (reports, errors)
+}

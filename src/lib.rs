@@ -1,0 +1,13 @@
+//! kappac: compiles an application's handler.py into continuation-passing Python whose tasks can
+//! be checkpointed at any pause point and resumed on another worker.
+//!
+//! Pipeline (one way): [`source`] → [`parse`] → [`analyze`] → diagnostics ([`codes`],
+//! [`diagnostics`], [`render`]). [`check`] drives it for `kappac check`.
+
+pub mod analyze;
+pub mod check;
+pub mod codes;
+pub mod diagnostics;
+pub mod parse;
+pub mod render;
+pub mod source;

@@ -1,0 +1,191 @@
+//! The `kappac` command line: argument parsing and exit codes; the work lives in the library.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
+
+use kappac::check::{check_path, CheckOptions};
+use kappac::codes::Code;
+use kappac::diagnostics::Severity;
+use kappac::parse::TargetVersion;
+use kappac::render::{self, FileReport, Format};
+
+const EXAMPLES: &str = "\
+Examples:
+  kappac check examples/fib               check an app (its handler.py and helper modules)
+  kappac check app/handler.py --format json
+  kappac check apps/* --format github     annotate a GitHub Actions run
+  kappac explain K030                     what a diagnostic means and how to fix it
+  kappac explain --list                   every diagnostic code";
+
+#[derive(Parser)]
+#[command(
+    name = "kappac",
+    version,
+    about = "Compile ordinary Python into tasks that checkpoint and resume on time-bounded workers",
+    after_help = EXAMPLES
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Parse and analyze apps, reporting everything kappac cannot compile
+    #[command(after_help = "\
+Exit status: 0 clean, 1 errors found (or warnings, with --deny-warnings), 2 usage or I/O error.
+
+Examples:
+  kappac check examples/fib
+  kappac check handler.py --target-version 3.11 --format json")]
+    Check {
+        /// App directories (their handler.py is checked) or .py files
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+        /// Output format
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Oldest Python version the compiled app must run on (3.9 to 3.14)
+        #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
+        target_version: TargetVersion,
+        /// Exit with status 1 when there are warnings, too
+        #[arg(long)]
+        deny_warnings: bool,
+    },
+    /// Explain a diagnostic code: what it finds, why, and how to fix it
+    Explain {
+        /// The code (K030) or rule name (pause-in-try)
+        #[arg(required_unless_present = "list")]
+        code: Option<String>,
+        /// List every code with its summary
+        #[arg(long, conflicts_with = "code")]
+        list: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check {
+            paths,
+            format,
+            target_version,
+            deny_warnings,
+        } => check(&paths, format, target_version, deny_warnings),
+        Command::Explain { code, list } => explain(code.as_deref(), list),
+    }
+}
+
+fn check(
+    paths: &[PathBuf],
+    format: Format,
+    target: TargetVersion,
+    deny_warnings: bool,
+) -> ExitCode {
+    let options = CheckOptions { target };
+    let mut reports: Vec<FileReport> = Vec::new();
+    let mut path_errors = Vec::new();
+    for path in paths {
+        let (found, errors) = check_path(path, options);
+        reports.extend(found);
+        path_errors.extend(errors);
+    }
+    let errors = count(&reports, Severity::Error);
+    let warnings = count(&reports, Severity::Warning);
+    let written = match format {
+        Format::Human => {
+            let color = if std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
+            {
+                ColorChoice::Auto
+            } else {
+                ColorChoice::Never
+            };
+            let mut stdout = StandardStream::stdout(color);
+            render::human(&reports, &mut stdout)
+                .map_err(|e| e.to_string())
+                .and_then(|()| {
+                    writeln!(stdout, "{}", summary(reports.len(), errors, warnings))
+                        .map_err(|e| e.to_string())
+                })
+        }
+        Format::Json => writeln!(std::io::stdout(), "{}", render::json(&reports))
+            .map_err(|e| e.to_string()),
+        Format::Github => {
+            write!(std::io::stdout(), "{}", render::github(&reports)).map_err(|e| e.to_string())
+        }
+    };
+    if let Err(error) = written {
+        eprintln!("error: cannot write the report: {error}");
+        return ExitCode::from(2);
+    }
+    for error in &path_errors {
+        eprintln!("error: {}", error.message);
+    }
+    if !path_errors.is_empty() {
+        ExitCode::from(2)
+    } else if errors > 0 || (deny_warnings && warnings > 0) {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+fn count(reports: &[FileReport], severity: Severity) -> usize {
+    reports
+        .iter()
+        .flat_map(|r| &r.diagnostics)
+        .filter(|d| d.severity() == severity)
+        .count()
+}
+
+fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
+fn summary(files: usize, errors: usize, warnings: usize) -> String {
+    if errors == 0 && warnings == 0 {
+        format!("All checks passed ({} checked).", plural(files, "file"))
+    } else {
+        format!(
+            "Found {} and {} in {} checked.",
+            plural(errors, "error"),
+            plural(warnings, "warning"),
+            plural(files, "file")
+        )
+    }
+}
+
+fn explain(code: Option<&str>, list: bool) -> ExitCode {
+    if list {
+        for code in Code::ALL {
+            println!(
+                "{}  {:<34} {:<7}  {}",
+                code.as_str(),
+                code.name(),
+                code.severity().as_str(),
+                code.summary()
+            );
+        }
+        return ExitCode::SUCCESS;
+    }
+    let Some(text) = code else {
+        eprintln!("error: give a code (e.g. `kappac explain K030`) or `--list`");
+        return ExitCode::from(2);
+    };
+    match Code::parse(text) {
+        Some(code) => {
+            print!("{}", code.explanation());
+            ExitCode::SUCCESS
+        }
+        None => {
+            eprintln!(
+                "error: unknown diagnostic code `{text}`; `kappac explain --list` lists them all"
+            );
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Source files: reading bytes, decoding them as Python does (PEP 263), and mapping offsets to lines.
+
+use std::path::{Path, PathBuf};
+
+use ruff_text_size::TextSize;
+
+/// One Python source file as kappac sees it: its display path and its text.
+#[derive(Debug, Clone)]
+pub struct SourceFile {
+    /// The path as the user gave it (or as found under an app directory); used in every message.
+    pub path: PathBuf,
+    /// The decoded text. When decoding failed this is a lossy copy, kept only to show the error.
+    pub text: String,
+    /// Byte offset of the start of each line in `text`.
+    line_starts: Vec<usize>,
+}
+
+/// Why a file's bytes could not be turned into text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DecodeError {
+    /// Bytes that are not valid in the file's encoding, at this offset of the lossy text.
+    InvalidBytes { offset: usize, encoding: String },
+    /// A `# coding:` declaration kappac does not know how to decode.
+    UnknownEncoding { offset: usize, encoding: String },
+}
+
+impl SourceFile {
+    /// A file from text already in memory (tests, generated inputs).
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        let text = text.into();
+        let line_starts = line_starts(&text);
+        SourceFile {
+            path: path.into(),
+            text,
+            line_starts,
+        }
+    }
+
+    /// Reads and decodes a file. I/O errors are returned as they are; decoding errors come back
+    /// together with a lossy copy of the text so that they can be shown with a location.
+    pub fn read(path: &Path) -> std::io::Result<(SourceFile, Option<DecodeError>)> {
+        let bytes = std::fs::read(path)?;
+        let (text, error) = decode(&bytes);
+        Ok((SourceFile::new(path, text), error))
+    }
+
+    pub fn display_path(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    /// 0-based line index of a byte offset.
+    pub fn line_index(&self, offset: usize) -> usize {
+        match self.line_starts.binary_search(&offset) {
+            Ok(line) => line,
+            Err(next) => next - 1,
+        }
+    }
+
+    /// 1-based (line, column) of a byte offset; the column counts characters, not bytes.
+    pub fn line_col(&self, offset: TextSize) -> (usize, usize) {
+        let offset = usize::from(offset).min(self.text.len());
+        let line = self.line_index(offset);
+        let start = self.line_starts[line];
+        let column = self
+            .text
+            .get(start..offset)
+            .map_or(offset - start, |prefix| prefix.chars().count());
+        (line + 1, column + 1)
+    }
+
+    /// 1-based line number of a byte offset.
+    pub fn line_of(&self, offset: TextSize) -> usize {
+        self.line_index(usize::from(offset).min(self.text.len())) + 1
+    }
+
+    pub fn line_count(&self) -> usize {
+        self.line_starts.len()
+    }
+}
+
+fn line_starts(text: &str) -> Vec<usize> {
+    let mut starts = vec![0];
+    let bytes = text.as_bytes();
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'\n' => starts.push(i + 1),
+            b'\r' if bytes.get(i + 1) != Some(&b'\n') => starts.push(i + 1),
+            _ => {}
+        }
+        i += 1;
+    }
+    starts
+}
+
+/// Decodes Python source bytes: a UTF-8 BOM is dropped, a PEP 263 declaration in the first two
+/// lines selects the encoding (UTF-8 and Latin-1 are supported), otherwise UTF-8.
+pub fn decode(bytes: &[u8]) -> (String, Option<DecodeError>) {
+    let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+    let declared = coding_declaration(bytes);
+    match declared.as_ref().map(|(name, _)| normalize_encoding(name)) {
+        None | Some(Some(Encoding::Utf8)) => match std::str::from_utf8(bytes) {
+            Ok(text) => (text.to_owned(), None),
+            Err(error) => {
+                let offset = error.valid_up_to();
+                let lossy = String::from_utf8_lossy(bytes).into_owned();
+                (
+                    lossy,
+                    Some(DecodeError::InvalidBytes {
+                        offset,
+                        encoding: "UTF-8".to_owned(),
+                    }),
+                )
+            }
+        },
+        Some(Some(Encoding::Latin1)) => (bytes.iter().map(|&b| b as char).collect(), None),
+        Some(Some(Encoding::Ascii)) => match bytes.iter().position(|b| !b.is_ascii()) {
+            None => (String::from_utf8_lossy(bytes).into_owned(), None),
+            Some(offset) => (
+                String::from_utf8_lossy(bytes).into_owned(),
+                Some(DecodeError::InvalidBytes {
+                    offset,
+                    encoding: "ASCII".to_owned(),
+                }),
+            ),
+        },
+        Some(None) => {
+            let (name, offset) = declared.unwrap_or_default();
+            (
+                String::from_utf8_lossy(bytes).into_owned(),
+                Some(DecodeError::UnknownEncoding {
+                    offset,
+                    encoding: name,
+                }),
+            )
+        }
+    }
+}
+
+enum Encoding {
+    Utf8,
+    Latin1,
+    Ascii,
+}
+
+fn normalize_encoding(name: &str) -> Option<Encoding> {
+    let lower = name.to_ascii_lowercase().replace('_', "-");
+    match lower.as_str() {
+        "utf-8" | "utf8" | "u8" | "utf" | "utf8-ucs2" | "utf8-ucs4" => Some(Encoding::Utf8),
+        "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "iso-latin-1" | "l1" | "8859"
+        | "cp819" | "latin" => Some(Encoding::Latin1),
+        "ascii" | "us-ascii" | "646" => Some(Encoding::Ascii),
+        _ if lower.starts_with("utf-8-") || lower.starts_with("latin-1-") => Some(if lower
+            .starts_with("utf")
+        {
+            Encoding::Utf8
+        } else {
+            Encoding::Latin1
+        }),
+        _ => None,
+    }
+}
+
+/// The encoding named by a PEP 263 comment on line 1 or 2, with its byte offset.
+fn coding_declaration(bytes: &[u8]) -> Option<(String, usize)> {
+    let mut line_start = 0;
+    for _ in 0..2 {
+        let rest = &bytes[line_start..];
+        let line_len = rest.iter().position(|&b| b == b'\n').unwrap_or(rest.len());
+        let line = &rest[..line_len];
+        let trimmed_start = line
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t' | b'\x0c'))
+            .unwrap_or(line.len());
+        let line_text = String::from_utf8_lossy(&line[trimmed_start..]);
+        if line_text.starts_with('#') {
+            if let Some(found) = find_coding(&line_text) {
+                return Some((found, line_start + trimmed_start));
+            }
+        } else if !line_text.trim().is_empty() {
+            // Only comment or blank lines may come before the declaration.
+            return None;
+        }
+        if line_len == rest.len() {
+            return None;
+        }
+        line_start += line_len + 1;
+    }
+    None
+}
+
+fn find_coding(comment: &str) -> Option<String> {
+    let mut search = comment;
+    while let Some(pos) = search.find("coding") {
+        let after = &search[pos + "coding".len()..];
+        if let Some(value) = after.strip_prefix([':', '=']) {
+            let value = value.trim_start_matches([' ', '\t']);
+            let name: String = value
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+                .collect();
+            if !name.is_empty() {
+                return Some(name);
+            }
+        }
+        search = after;
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_characters() {
+        let file = SourceFile::new("x.py", "a = 1\nb = 'é' + c\n");
+        assert_eq!(file.line_col(TextSize::from(0)), (1, 1));
+        assert_eq!(file.line_col(TextSize::from(6)), (2, 1));
+        // 'c' is after a two-byte character.
+        let c = file.text.find('c').unwrap();
+        assert_eq!(file.line_col(TextSize::try_from(c).unwrap()), (2, 11));
+    }
+
+    #[test]
+    fn decodes_latin1_declaration() {
+        let (text, error) = decode(b"# -*- coding: latin-1 -*-\nx = '\xe9'\n");
+        assert_eq!(error, None);
+        assert!(text.contains('é'));
+    }
+
+    #[test]
+    fn reports_invalid_utf8_offset() {
+        let (_, error) = decode(b"x = 1\ny = '\xff'\n");
+        assert_eq!(
+            error,
+            Some(DecodeError::InvalidBytes {
+                offset: 11,
+                encoding: "UTF-8".to_owned()
+            })
+        );
+    }
+
+    #[test]
+    fn unknown_encoding_is_reported() {
+        let (_, error) = decode(b"#!/usr/bin/env python\n# coding: koi8-r\nx = 1\n");
+        assert!(matches!(error, Some(DecodeError::UnknownEncoding { ref encoding, .. }) if encoding == "koi8-r"));
+    }
+
+    #[test]
+    fn declaration_after_code_is_ignored() {
+        let (_, error) = decode(b"x = 1\n# coding: koi8-r\n");
+        assert_eq!(error, None);
+    }
+}
