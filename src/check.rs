@@ -44,8 +44,17 @@ pub fn check_helper_source(file: &SourceFile, options: CheckOptions) -> Vec<Diag
         return Vec::new();
     }
     let analysis = Analysis::new(parsed.module());
-    let mut diagnostics: Vec<Diagnostic> = analysis
-        .coordinator_calls()
+    let mut sites: Vec<_> = analysis.coordinator_calls().collect();
+    sites.sort_by_key(|site| (site.range.start(), std::cmp::Reverse(site.range.end())));
+    // `spawn(f, args).wait()` is two coordinator calls; one warning for the outer call is enough.
+    let mut covered_until = ruff_text_size::TextSize::default();
+    sites.retain(|site| {
+        let keep = site.range.start() >= covered_until;
+        covered_until = covered_until.max(site.range.end());
+        keep
+    });
+    let mut diagnostics: Vec<Diagnostic> = sites
+        .into_iter()
         .map(|site| {
             let callee = file
                 .text

@@ -625,7 +625,7 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                         }
                     }
                 }
-                if rt_api::is_coordinator_method(attr) {
+                if self.scopes.imports_rt && rt_api::is_coordinator_method(attr) {
                     Callee::Coordinator(attr)
                 } else {
                     Callee::MethodByName(attr)

@@ -3,7 +3,7 @@
 
 use rustc_hash::FxHashSet;
 
-use super::calls::{Sink, Value};
+use super::calls::{Sink, Value, VarKey};
 use super::scopes::{FunctionId, FunctionNode, ScopeId};
 use super::{short, Context};
 use crate::codes::Code;
@@ -20,7 +20,10 @@ pub(super) fn check(ctx: &Context, out: &mut Vec<Diagnostic>) -> FxHashSet<Funct
             continue;
         };
         for source in &flow.sources {
-            if !analysis.can_pause.value_can_pause(source.value)
+            // Values received from the coordinator may be anything; reporting every such value
+            // passed to `print` would drown real escapes.
+            if source.value == Value::Variable(VarKey::ThroughCoordinator)
+                || !analysis.can_pause.value_can_pause(source.value)
                 || !seen_sources.insert((source.range.start(), callee_range.start()))
             {
                 continue;

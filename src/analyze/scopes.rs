@@ -145,6 +145,9 @@ pub struct Scopes<'a> {
     pub unknown_rt_imports: Vec<(&'a str, TextRange)>,
     /// Module-level `from rt import *`.
     pub rt_star_import: bool,
+    /// The module imports `rt` somewhere. Without it no runtime object (future, queue) can
+    /// exist, so methods named like coordinator calls are ordinary methods.
+    pub imports_rt: bool,
     function_by_start: FxHashMap<TextSize, FunctionId>,
     class_by_start: FxHashMap<TextSize, ClassId>,
 }
@@ -568,12 +571,16 @@ impl<'a> Visitor<'a> for Collector<'a> {
                             )
                         }
                     };
+                    if binding == Binding::RtModule {
+                        self.scopes.imports_rt = true;
+                    }
                     self.bind(bound, binding, alias.range);
                 }
             }
             Stmt::ImportFrom(import) => {
                 let from_rt = import.level == 0
                     && import.module.as_ref().is_some_and(|m| m.id.as_str() == "rt");
+                self.scopes.imports_rt |= from_rt;
                 for alias in &import.names {
                     let name = alias.name.id.as_str();
                     if name == "*" {
