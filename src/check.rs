@@ -63,7 +63,10 @@ pub fn check_helper_source(file: &SourceFile, options: CheckOptions) -> Vec<Diag
             Diagnostic::new(
                 Code::CoordinatorCallOutsideHandler,
                 format!("`{callee}` is a coordinator call, but only handler.py is compiled"),
-                Label::new(site.range, "runs untransformed: this task could not be resumed here"),
+                Label::new(
+                    site.range,
+                    "runs untransformed: this task could not be resumed here",
+                ),
             )
             .with_help("move the function that makes this call into handler.py")
         })
@@ -73,7 +76,11 @@ pub fn check_helper_source(file: &SourceFile, options: CheckOptions) -> Vec<Diag
 }
 
 /// Checks one file, reading and decoding it first.
-pub fn check_file(path: &Path, as_handler: bool, options: CheckOptions) -> Result<FileReport, PathError> {
+pub fn check_file(
+    path: &Path,
+    as_handler: bool,
+    options: CheckOptions,
+) -> Result<FileReport, PathError> {
     let (file, decode_error) = SourceFile::read(path).map_err(|error| PathError {
         path: path.to_owned(),
         message: format!("cannot read `{}`: {error}", path.display()),
@@ -104,10 +111,7 @@ pub fn check_path(path: &Path, options: CheckOptions) -> (Vec<FileReport>, Vec<P
         if !handler.is_file() {
             errors.push(PathError {
                 path: path.to_owned(),
-                message: format!(
-                    "`{}` is not an app: it has no handler.py",
-                    path.display()
-                ),
+                message: format!("`{}` is not an app: it has no handler.py", path.display()),
             });
             return (reports, errors);
         }

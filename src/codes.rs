@@ -136,7 +136,10 @@ mod tests {
     #[test]
     fn parse_accepts_code_and_name() {
         assert_eq!(Code::parse("k020"), Some(Code::PauseInGenerator));
-        assert_eq!(Code::parse("pause-in-generator"), Some(Code::PauseInGenerator));
+        assert_eq!(
+            Code::parse("pause-in-generator"),
+            Some(Code::PauseInGenerator)
+        );
         assert_eq!(Code::parse("K999"), None);
     }
 }

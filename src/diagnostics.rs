@@ -94,11 +94,17 @@ impl Diagnostic {
 /// Sorts diagnostics into the one order every renderer uses: by position, then code.
 pub fn sort(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
-        (a.primary.range.start(), a.primary.range.end(), a.code, &a.message).cmp(&(
-            b.primary.range.start(),
-            b.primary.range.end(),
-            b.code,
-            &b.message,
-        ))
+        (
+            a.primary.range.start(),
+            a.primary.range.end(),
+            a.code,
+            &a.message,
+        )
+            .cmp(&(
+                b.primary.range.start(),
+                b.primary.range.end(),
+                b.code,
+                &b.message,
+            ))
     });
 }

@@ -112,8 +112,9 @@ fn check(
                         .map_err(|e| e.to_string())
                 })
         }
-        Format::Json => writeln!(std::io::stdout(), "{}", render::json(&reports))
-            .map_err(|e| e.to_string()),
+        Format::Json => {
+            writeln!(std::io::stdout(), "{}", render::json(&reports)).map_err(|e| e.to_string())
+        }
         Format::Github => {
             write!(std::io::stdout(), "{}", render::github(&reports)).map_err(|e| e.to_string())
         }

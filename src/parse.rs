@@ -90,7 +90,9 @@ pub fn parse(file: &SourceFile, target: TargetVersion) -> ParsedModule {
                 format!("syntax error: {}", error.error),
                 Label::new(error.location, "here"),
             )
-            .with_help("fix the syntax here; kappac reports every syntax error it can recover from"),
+            .with_help(
+                "fix the syntax here; kappac reports every syntax error it can recover from",
+            ),
         );
     }
     for error in parsed.unsupported_syntax_errors() {

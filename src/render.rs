@@ -47,9 +47,8 @@ fn to_codespan(diagnostic: &Diagnostic) -> CsDiagnostic<()> {
         Severity::Warning => CsDiagnostic::warning(),
     };
     let range = |r: ruff_text_size::TextRange| usize::from(r.start())..usize::from(r.end());
-    let mut labels =
-        vec![CsLabel::primary((), range(diagnostic.primary.range))
-            .with_message(&diagnostic.primary.message)];
+    let mut labels = vec![CsLabel::primary((), range(diagnostic.primary.range))
+        .with_message(&diagnostic.primary.message)];
     labels.extend(
         diagnostic
             .secondary

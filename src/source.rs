@@ -150,13 +150,13 @@ fn normalize_encoding(name: &str) -> Option<Encoding> {
         "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "iso-latin-1" | "l1" | "8859"
         | "cp819" | "latin" => Some(Encoding::Latin1),
         "ascii" | "us-ascii" | "646" => Some(Encoding::Ascii),
-        _ if lower.starts_with("utf-8-") || lower.starts_with("latin-1-") => Some(if lower
-            .starts_with("utf")
-        {
-            Encoding::Utf8
-        } else {
-            Encoding::Latin1
-        }),
+        _ if lower.starts_with("utf-8-") || lower.starts_with("latin-1-") => {
+            Some(if lower.starts_with("utf") {
+                Encoding::Utf8
+            } else {
+                Encoding::Latin1
+            })
+        }
         _ => None,
     }
 }
@@ -244,7 +244,9 @@ mod tests {
     #[test]
     fn unknown_encoding_is_reported() {
         let (_, error) = decode(b"#!/usr/bin/env python\n# coding: koi8-r\nx = 1\n");
-        assert!(matches!(error, Some(DecodeError::UnknownEncoding { ref encoding, .. }) if encoding == "koi8-r"));
+        assert!(
+            matches!(error, Some(DecodeError::UnknownEncoding { ref encoding, .. }) if encoding == "koi8-r")
+        );
     }
 
     #[test]

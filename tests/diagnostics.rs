@@ -135,7 +135,11 @@ fn every_code_has_a_failing_and_a_passing_fixture() {
         let mut fails = false;
         let mut passes = false;
         for fixture in fixtures() {
-            let name = fixture.file_name().unwrap_or_default().to_string_lossy().into_owned();
+            let name = fixture
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .into_owned();
             if !name.starts_with(code.as_str()) {
                 continue;
             }
@@ -150,10 +154,18 @@ fn every_code_has_a_failing_and_a_passing_fixture() {
             }
         }
         if !fails {
-            problems.push(format!("{}: no fixture with a `# {}` case", code.as_str(), code.as_str()));
+            problems.push(format!(
+                "{}: no fixture with a `# {}` case",
+                code.as_str(),
+                code.as_str()
+            ));
         }
         if !passes {
-            problems.push(format!("{}: no fixture `{}*` with an `# OK` case", code.as_str(), code.as_str()));
+            problems.push(format!(
+                "{}: no fixture `{}*` with an `# OK` case",
+                code.as_str(),
+                code.as_str()
+            ));
         }
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));

@@ -95,7 +95,9 @@ pub struct Source<'a> {
 pub enum Sink<'a> {
     Variable(VarKey<'a>),
     /// Passed to code kappac does not compile (the callee's range).
-    Escape { callee_range: TextRange },
+    Escape {
+        callee_range: TextRange,
+    },
 }
 
 /// Function values in `sources` may end up in `sink`.
@@ -265,7 +267,11 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                 self.assign_to(&for_stmt.target, &sources);
                 let keyword = keyword_range(
                     for_stmt.range.start(),
-                    if for_stmt.is_async { "async for" } else { "for" },
+                    if for_stmt.is_async {
+                        "async for"
+                    } else {
+                        "for"
+                    },
                 );
                 let loop_body = |w: &mut Self| {
                     w.expr(&for_stmt.target);
@@ -858,7 +864,9 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
             }
         };
         match generator_range {
-            Some(range) => self.with_construct(ConstructKind::GeneratorExpression, range, lazy_part),
+            Some(range) => {
+                self.with_construct(ConstructKind::GeneratorExpression, range, lazy_part)
+            }
             None => lazy_part(self),
         }
         self.comprehension_names.truncate(depth);

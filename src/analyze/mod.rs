@@ -92,7 +92,10 @@ struct Context<'x, 'a> {
 
 impl<'x, 'a> Context<'x, 'a> {
     fn text(&self, range: impl Ranged) -> &'x str {
-        self.file.text.get(range.range().to_std_range()).unwrap_or("?")
+        self.file
+            .text
+            .get(range.range().to_std_range())
+            .unwrap_or("?")
     }
 
     fn line(&self, range: impl Ranged) -> usize {
@@ -124,17 +127,11 @@ impl<'x, 'a> Context<'x, 'a> {
         if direct {
             return None;
         }
-        let mut text = format!(
-            "`{}` can pause:",
-            analysis.scopes.function(id).qualname
-        );
+        let mut text = format!("`{}` can pause:", analysis.scopes.function(id).qualname);
         let mut current = id;
         let mut seen = vec![id];
         let mut first = true;
-        loop {
-            let Some(index) = analysis.can_pause.witness(current) else {
-                break;
-            };
+        while let Some(index) = analysis.can_pause.witness(current) {
             let site = analysis.site(index);
             let callee = short(self.text(site.callee_range));
             text.push_str(&format!(

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use rustc_hash::FxHashSet;
 use ruff_text_size::TextSize;
+use rustc_hash::FxHashSet;
 
 use super::calls::{Callee, ConstructKind};
 use super::scopes::{FunctionId, FunctionNode, ScopeId};
@@ -12,7 +12,11 @@ use super::{short, Context};
 use crate::codes::Code;
 use crate::diagnostics::{Diagnostic, Label};
 
-pub(super) fn check(ctx: &Context, already_reported: &FxHashSet<FunctionId>, out: &mut Vec<Diagnostic>) {
+pub(super) fn check(
+    ctx: &Context,
+    already_reported: &FxHashSet<FunctionId>,
+    out: &mut Vec<Diagnostic>,
+) {
     functions(ctx, already_reported, out);
     constructs(ctx, out);
     module_level(ctx, out);
@@ -70,10 +74,14 @@ fn functions(ctx: &Context, already_reported: &FxHashSet<FunctionId>, out: &mut 
                 )
             };
             out.push(
-                Diagnostic::new(code, message, Label::new(pause_site.range, pause_label.clone()))
-                    .with_secondary(*first_yield, label)
-                    .with_optional_note(why.clone())
-                    .with_help(help),
+                Diagnostic::new(
+                    code,
+                    message,
+                    Label::new(pause_site.range, pause_label.clone()),
+                )
+                .with_secondary(*first_yield, label)
+                .with_optional_note(why.clone())
+                .with_help(help),
             );
         } else if function.is_async {
             out.push(
@@ -168,7 +176,8 @@ fn functions(ctx: &Context, already_reported: &FxHashSet<FunctionId>, out: &mut 
                 "keep `{name}` in a local variable and return it (or pass it through a queue) instead of a {kind}"
             ));
             if let Some(declaration) = declaration {
-                diagnostic = diagnostic.with_secondary(declaration, format!("declared {kind} here"));
+                diagnostic =
+                    diagnostic.with_secondary(declaration, format!("declared {kind} here"));
             }
             out.push(diagnostic);
         }
@@ -201,11 +210,7 @@ fn constructs(ctx: &Context, out: &mut Vec<Diagnostic>) {
     }
     for ((_, kind), (index, count)) in first {
         let site = analysis.site(index);
-        let construct = site
-            .enclosing
-            .iter()
-            .find(|c| c.kind == kind)
-            .copied();
+        let construct = site.enclosing.iter().find(|c| c.kind == kind).copied();
         let Some(construct) = construct else { continue };
         let (code, message, label, help) = match kind {
             ConstructKind::Try => (
@@ -233,13 +238,10 @@ fn constructs(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 "replace the `else` clause with a flag set before `break` and tested after the loop",
             ),
         };
-        let mut diagnostic = Diagnostic::new(
-            code,
-            message,
-            Label::new(site.range, ctx.pause_label(site)),
-        )
-        .with_secondary(construct.range, label)
-        .with_help(help);
+        let mut diagnostic =
+            Diagnostic::new(code, message, Label::new(site.range, ctx.pause_label(site)))
+                .with_secondary(construct.range, label)
+                .with_help(help);
         if count > 1 {
             diagnostic = diagnostic.with_note(format!(
                 "{} more pause point{} in the same construct",
@@ -263,7 +265,9 @@ fn module_level(ctx: &Context, out: &mut Vec<Diagnostic>) {
             "coordinator call at import time, outside any task",
             Label::new(site.range, ctx.pause_label(site)),
         )
-        .with_help("make this call inside `handler` (or a function it calls) and pass the result along");
+        .with_help(
+            "make this call inside `handler` (or a function it calls) and pass the result along",
+        );
         if let Callee::Function(id) = site.callee {
             diagnostic = diagnostic.with_optional_note(ctx.why_pauses(id));
         }

@@ -522,7 +522,9 @@ impl<'a> Visitor<'a> for Collector<'a> {
                     methods: FxHashMap::default(),
                     parent: self.owner(),
                 });
-                self.scopes.class_by_start.insert(class_def.range.start(), id);
+                self.scopes
+                    .class_by_start
+                    .insert(class_def.range.start(), id);
                 self.bind(
                     class_def.name.id.as_str(),
                     Binding::Class(id),
@@ -579,7 +581,10 @@ impl<'a> Visitor<'a> for Collector<'a> {
             }
             Stmt::ImportFrom(import) => {
                 let from_rt = import.level == 0
-                    && import.module.as_ref().is_some_and(|m| m.id.as_str() == "rt");
+                    && import
+                        .module
+                        .as_ref()
+                        .is_some_and(|m| m.id.as_str() == "rt");
                 self.scopes.imports_rt |= from_rt;
                 for alias in &import.names {
                     let name = alias.name.id.as_str();
@@ -592,7 +597,9 @@ impl<'a> Visitor<'a> for Collector<'a> {
                     let bound = alias.asname.as_ref().map_or(name, |a| a.id.as_str());
                     let binding = if from_rt {
                         if !rt_api::NAMES.contains(&name) {
-                            self.scopes.unknown_rt_imports.push((name, alias.name.range));
+                            self.scopes
+                                .unknown_rt_imports
+                                .push((name, alias.name.range));
                         }
                         Binding::RtName(name)
                     } else {
@@ -625,7 +632,9 @@ impl<'a> Visitor<'a> for Collector<'a> {
                     keyword,
                     lambda.parameters.as_deref(),
                 );
-                self.scopes.function_by_start.insert(lambda.range.start(), id);
+                self.scopes
+                    .function_by_start
+                    .insert(lambda.range.start(), id);
                 self.stack.push(Frame::Function(id));
                 // A walrus in a lambda binds in the lambda; comprehension state does not leak in.
                 let saved = std::mem::take(&mut self.comprehension_targets);

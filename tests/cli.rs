@@ -1,0 +1,234 @@
+//! The `kappac` binary as a user and a CI pipeline meet it: exit codes, formats, `explain`, bad
+//! paths, and the clean programs of the programming model.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn kappac(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("kappac runs")
+}
+
+fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+#[test]
+fn version_and_help() {
+    let version = kappac(&["--version"]);
+    assert!(version.status.success());
+    assert!(stdout(&version).starts_with(&format!("kappac {}", env!("CARGO_PKG_VERSION"))));
+    let help = kappac(&["--help"]);
+    assert!(help.status.success());
+    let text = stdout(&help);
+    assert!(text.contains("check") && text.contains("explain") && text.contains("Examples:"));
+    assert!(
+        !text.contains("emit") && !text.contains("build"),
+        "no commands that do nothing"
+    );
+}
+
+#[test]
+fn clean_programs_check_clean() {
+    let mut entries: Vec<_> = std::fs::read_dir("tests/fixtures/clean")
+        .expect("clean fixtures")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    entries.extend(
+        std::fs::read_dir("examples")
+            .expect("examples")
+            .map(|e| e.expect("entry").path()),
+    );
+    entries.sort();
+    assert!(entries.len() >= 10);
+    for entry in entries {
+        let output = kappac(&["check", &entry.to_string_lossy()]);
+        assert!(
+            output.status.success(),
+            "{} should check clean:\n{}",
+            entry.display(),
+            stdout(&output)
+        );
+        assert!(stdout(&output).contains("All checks passed"));
+    }
+}
+
+#[test]
+fn errors_exit_1_and_render_rustc_style() {
+    let output = kappac(&["check", "tests/fixtures/diagnostics/K030.py"]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(text.contains("error[K030]: pause point inside a `try` statement"));
+    assert!(text.contains("┌─ tests/fixtures/diagnostics/K030.py:16:16"));
+    assert!(text.contains("= help: move the pausing call before the `try`"));
+    assert!(text.contains("Found 1 error and 0 warnings in 1 file checked."));
+}
+
+#[test]
+fn warnings_fail_only_with_deny_warnings() {
+    let app = "tests/fixtures/diagnostics/K050_helper_module";
+    assert_eq!(kappac(&["check", app]).status.code(), Some(0));
+    assert_eq!(
+        kappac(&["check", app, "--deny-warnings"]).status.code(),
+        Some(1)
+    );
+}
+
+#[test]
+fn several_paths_at_once_in_a_stable_order() {
+    let args = [
+        "check",
+        "tests/fixtures/diagnostics/K031.py",
+        "tests/fixtures/diagnostics/K030.py",
+        "--format",
+        "json",
+    ];
+    let first = kappac(&args);
+    assert_eq!(first.status.code(), Some(1));
+    let value: serde_json::Value = serde_json::from_slice(&first.stdout).expect("valid JSON");
+    let codes: Vec<&str> = value
+        .as_array()
+        .expect("an array")
+        .iter()
+        .filter_map(|d| d["code"].as_str())
+        .collect();
+    assert_eq!(codes, ["K031", "K030"], "paths keep the order given");
+    assert_eq!(kappac(&args).stdout, first.stdout, "deterministic output");
+}
+
+#[test]
+fn json_has_positions_labels_and_help() {
+    let output = kappac(&[
+        "check",
+        "tests/fixtures/diagnostics/K023.py",
+        "--format",
+        "json",
+    ]);
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).expect("valid JSON");
+    let d = &value[0];
+    assert_eq!(d["code"], "K023");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["file"], "tests/fixtures/diagnostics/K023.py");
+    assert_eq!(d["start"]["line"], 22);
+    assert_eq!(d["start"]["column"], 9);
+    assert_eq!(d["end"]["column"], 14);
+    assert_eq!(d["labels"].as_array().map(Vec::len), Some(2));
+    assert!(d["help"]
+        .as_str()
+        .is_some_and(|h| h.contains("local variable")));
+}
+
+#[test]
+fn github_annotations() {
+    let output = kappac(&[
+        "check",
+        "tests/fixtures/diagnostics/K033.py",
+        "--format",
+        "github",
+    ]);
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.starts_with("::error file=tests/fixtures/diagnostics/K033.py,line=15,col=16,"),
+        "{text}"
+    );
+    assert!(text.contains("title=K033 pause-in-generator-expression::"));
+}
+
+#[test]
+fn bad_paths_exit_2_and_still_report_the_rest() {
+    let output = kappac(&["check", "no/such/app", "tests/fixtures/diagnostics/K030.py"]);
+    assert_eq!(output.status.code(), Some(2));
+    assert!(stderr(&output).contains("error: `no/such/app`: no such file or directory"));
+    assert!(stdout(&output).contains("error[K030]"));
+    let not_app = kappac(&["check", "tests/fixtures"]);
+    assert_eq!(not_app.status.code(), Some(2));
+    assert!(stderr(&not_app).contains("is not an app: it has no handler.py"));
+}
+
+#[test]
+fn non_utf8_is_a_diagnostic_not_a_crash() {
+    let output = kappac(&["check", "tests/fixtures/diagnostics/K003_invalid_utf8.py"]);
+    assert_eq!(output.status.code(), Some(1));
+    assert!(stdout(&output)
+        .contains("error[K003]: the file is not valid UTF-8 (first bad byte on line 3)"));
+}
+
+#[test]
+fn target_version_controls_newer_syntax() {
+    let fixture = "tests/fixtures/diagnostics/K002.py";
+    assert_eq!(kappac(&["check", fixture]).status.code(), Some(1));
+    assert_eq!(
+        kappac(&["check", fixture, "--target-version", "3.10"])
+            .status
+            .code(),
+        Some(0)
+    );
+    let bad = kappac(&["check", fixture, "--target-version", "3.8"]);
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(stderr(&bad).contains("unsupported Python version `3.8`"));
+}
+
+#[test]
+fn explain_prints_the_registry_text() {
+    let output = kappac(&["explain", "K030"]);
+    assert!(output.status.success());
+    assert_eq!(
+        stdout(&output),
+        kappac::codes::Code::PauseInTry.explanation(),
+        "explain prints exactly the registry's text"
+    );
+    let by_name = kappac(&["explain", "pause-in-try"]);
+    assert_eq!(by_name.stdout, output.stdout);
+    let list = kappac(&["explain", "--list"]);
+    assert!(list.status.success());
+    assert_eq!(
+        stdout(&list).lines().count(),
+        kappac::codes::Code::ALL.len()
+    );
+    let unknown = kappac(&["explain", "K999"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(stderr(&unknown).contains("unknown diagnostic code `K999`"));
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    assert_eq!(kappac(&["check", "--format", "xml"]).status.code(), Some(2));
+    assert_eq!(kappac(&["frobnicate"]).status.code(), Some(2));
+}
+
+/// Every prefix of every fixture (broken code of every shape) is checked without a panic.
+#[test]
+fn truncated_sources_never_panic() {
+    use kappac::check::{check_handler_source, CheckOptions};
+    use kappac::source::SourceFile;
+    let mut files: Vec<_> = std::fs::read_dir("tests/fixtures/clean")
+        .expect("fixtures")
+        .chain(std::fs::read_dir("tests/fixtures/diagnostics").expect("fixtures"))
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "py"))
+        .collect();
+    files.sort();
+    let mut checked = 0;
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue; // the deliberately non-UTF-8 fixtures
+        };
+        for end in (0..text.len())
+            .step_by(5)
+            .filter(|i| text.is_char_boundary(*i))
+        {
+            let file = SourceFile::new(Path::new("prefix.py"), &text[..end]);
+            check_handler_source(&file, CheckOptions::default());
+            checked += 1;
+        }
+    }
+    assert!(checked > 1000);
+}
