@@ -18,6 +18,18 @@ pub enum VarKey<'a> {
     Return(FunctionId),
     /// Values that travel through the coordinator (task arguments, queue items, results).
     ThroughCoordinator,
+    /// An argument of `x.name(...)` on a value of unknown type: it reaches the matching
+    /// parameter of every method called `name`.
+    MethodArgument(&'a str, ArgumentSlot<'a>),
+}
+
+/// Where an argument sits in a call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum ArgumentSlot<'a> {
+    Position(usize),
+    Keyword(&'a str),
+    /// `*args` or `**kwargs`: any parameter.
+    Unpacked,
 }
 
 /// What a call calls, as far as kappac can tell.
@@ -129,7 +141,45 @@ impl<'a> CallGraph<'a> {
                 }
             }
         }
+        graph.connect_method_arguments(scopes);
         graph
+    }
+
+    /// One flow from each method-argument key to the parameter it reaches in each method of
+    /// that name (the receiver takes the first parameter).
+    fn connect_method_arguments(&mut self, scopes: &Scopes<'a>) {
+        let mut keys: Vec<(&'a str, ArgumentSlot<'a>, TextRange)> = Vec::new();
+        for flow in &self.flows {
+            if let Sink::Variable(VarKey::MethodArgument(name, slot)) = flow.sink {
+                keys.push((name, slot, flow.sources[0].range));
+            }
+        }
+        keys.sort_by_key(|(name, slot, _)| (*name, *slot));
+        keys.dedup_by_key(|(name, slot, _)| (*name, *slot));
+        for (name, slot, range) in keys {
+            let source = Source {
+                value: Value::Variable(VarKey::MethodArgument(name, slot)),
+                range,
+            };
+            for &method in scopes.methods_named(name) {
+                let params = &scopes.function(method).params;
+                let targets: Vec<&'a str> = match slot {
+                    ArgumentSlot::Position(index) => {
+                        params.for_position(index + 1).into_iter().collect()
+                    }
+                    ArgumentSlot::Keyword(keyword) => {
+                        params.for_keyword(keyword).into_iter().collect()
+                    }
+                    ArgumentSlot::Unpacked => params.all().collect(),
+                };
+                for param in targets {
+                    self.flows.push(Flow {
+                        sources: vec![source],
+                        sink: Sink::Variable(VarKey::Local(ScopeId::Function(method), param)),
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -672,13 +722,7 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                     self.argument_flows(&call.arguments, init, 1);
                 }
             }
-            Callee::MethodByName(name) => {
-                for class in 0..self.scopes.classes.len() {
-                    if let Some(id) = self.scopes.classes[class].methods.get(name) {
-                        self.argument_flows(&call.arguments, *id, 1);
-                    }
-                }
-            }
+            Callee::MethodByName(name) => self.method_argument_flows(&call.arguments, name),
             Callee::External => {
                 let callee_range = call.func.range();
                 for arg in call.arguments.args.iter() {
@@ -703,6 +747,30 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
             enclosing: self.constructs.clone(),
             spawned,
         });
+    }
+
+    /// Flows of the arguments of `x.name(...)` into one key per argument slot; `collect` later
+    /// connects each key to the methods called `name` once, however many calls there are.
+    fn method_argument_flows(&mut self, arguments: &'a Arguments, name: &'a str) {
+        if self.scopes.methods_named(name).is_empty() {
+            return;
+        }
+        for (index, arg) in arguments.args.iter().enumerate() {
+            let slot = if matches!(arg, Expr::Starred(_)) {
+                ArgumentSlot::Unpacked
+            } else {
+                ArgumentSlot::Position(index)
+            };
+            let sources = self.sources(arg);
+            self.flow(sources, Sink::Variable(VarKey::MethodArgument(name, slot)));
+        }
+        for keyword in &arguments.keywords {
+            let slot = keyword.arg.as_ref().map_or(ArgumentSlot::Unpacked, |k| {
+                ArgumentSlot::Keyword(k.id.as_str())
+            });
+            let sources = self.sources(&keyword.value);
+            self.flow(sources, Sink::Variable(VarKey::MethodArgument(name, slot)));
+        }
     }
 
     /// Flows of a call's arguments into the parameters of `target`; `skip` parameters are

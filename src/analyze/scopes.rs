@@ -148,6 +148,8 @@ pub struct Scopes<'a> {
     /// The module imports `rt` somewhere. Without it no runtime object (future, queue) can
     /// exist, so methods named like coordinator calls are ordinary methods.
     pub imports_rt: bool,
+    /// Every method defined in any class, by name.
+    methods_by_name: FxHashMap<&'a str, Vec<FunctionId>>,
     function_by_start: FxHashMap<TextSize, FunctionId>,
     class_by_start: FxHashMap<TextSize, ClassId>,
 }
@@ -191,6 +193,11 @@ impl<'a> Scopes<'a> {
 
     pub fn class_at(&self, start: TextSize) -> Option<ClassId> {
         self.class_by_start.get(&start).copied()
+    }
+
+    /// Every method named `name`, in any class of the module.
+    pub fn methods_named(&self, name: &str) -> &[FunctionId] {
+        self.methods_by_name.get(name).map_or(&[], Vec::as_slice)
     }
 
     fn bindings(&self, scope: ScopeId) -> &FxHashMap<&'a str, Binding<'a>> {
@@ -467,6 +474,11 @@ impl<'a> Collector<'a> {
             self.scopes.classes[class.0 as usize]
                 .methods
                 .insert(def.name.id.as_str(), id);
+            self.scopes
+                .methods_by_name
+                .entry(def.name.id.as_str())
+                .or_default()
+                .push(id);
         } else {
             self.bind(def.name.id.as_str(), Binding::Function(id), def.name.range);
         }
