@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Runs every test of kappac: formatting, lints, unit, snapshot, CLI and stdlib tests.
+# Needs only what this machine kind ships (cargo with rustfmt and clippy, python3); installs
+# python3 with apt-get if it is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v python3 >/dev/null 2>&1; then
+    echo "python3 not found: installing it with apt-get" >&2
+    apt-get update -qq && apt-get install -y -qq python3 >/dev/null
+fi
+for component in rustfmt clippy; do
+    if ! cargo "${component/rustfmt/fmt}" --version >/dev/null 2>&1; then
+        rustup component add "$component"
+    fi
+done
+
+cargo fmt --check
+cargo clippy --locked --all-targets -- -D warnings
+log="$(mktemp)"
+trap 'rm -f "$log"' EXIT
+status=0
+cargo test --locked 2>&1 | tee "$log" || status=$?
+# One closing line for the whole run, summed over every test binary.
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1) } }
+     END { printf "%d passed, %d failed\n", p, f }' "$log"
+exit "$status"
