@@ -7,6 +7,7 @@
 pub mod analyze;
 pub mod check;
 pub mod codes;
+mod compile_errors;
 pub mod diagnostics;
 pub mod parse;
 pub mod render;

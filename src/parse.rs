@@ -95,6 +95,22 @@ pub fn parse(file: &SourceFile, target: TargetVersion) -> ParsedModule {
             ),
         );
     }
+    // On a tree recovered around parse errors, compile-time checks would report noise.
+    let compile_errors = if parsed.errors().is_empty() {
+        crate::compile_errors::find(parsed.syntax(), &file.text, target.python_version())
+    } else {
+        Vec::new()
+    };
+    for error in compile_errors {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::SyntaxError,
+                format!("syntax error: {error}"),
+                Label::new(error.range, "here"),
+            )
+            .with_help("CPython rejects this when compiling the module; fix it here"),
+        );
+    }
     for error in parsed.unsupported_syntax_errors() {
         diagnostics.push(
             Diagnostic::new(
@@ -159,6 +175,36 @@ mod tests {
         let found = codes("def f(:\n    pass\nx = (1,\ny = ]\n", "3.11");
         assert!(found.len() >= 2, "{found:?}");
         assert!(found.iter().all(|c| *c == Code::SyntaxError));
+    }
+
+    #[test]
+    fn compile_time_errors_are_syntax_errors() {
+        let cases = [
+            "break\n",
+            "def f():\n    continue\n",
+            "return 1\n",
+            "def f(a, a):\n    pass\n",
+            "def f():\n    await g()\n",
+            "class C:\n    yield 1\n",
+            "for x in y:\n    def f():\n        break\n",
+            "for x in y:\n    class C:\n        break\n",
+        ];
+        for case in cases {
+            assert_eq!(codes(case, "3.11"), vec![Code::SyntaxError], "{case:?}");
+        }
+        let fine = [
+            "for x in y:\n    break\nelse:\n    pass\n",
+            "while True:\n    class C:\n        pass\n    continue\n",
+            "async def f():\n    return [await x for x in y]\n",
+            "def f():\n    return (await x for x in y)\n",
+            "def g():\n    yield 1\n    return 2\n",
+            "f = lambda: (yield)\n",
+            "for x in y:\n    class C:\n        for z in x:\n            break\n",
+            "async def f():\n    return [[i async for i in g(j)] for j in y]\n",
+        ];
+        for case in fine {
+            assert_eq!(codes(case, "3.11"), vec![], "{case:?}");
+        }
     }
 
     #[test]
