@@ -65,6 +65,7 @@ codes! {
     PauseInLoopElse = "K034", "pause-in-loop-else", Error, "a pause point inside a loop that has an `else` clause (not yet supported)";
     PausingDecoratedFunction = "K035", "pausing-decorated-function", Error, "a function that can pause has a decorator other than `on_coordinator` (not yet supported)";
     SpawnOfNestedFunction = "K036", "spawn-of-nested-function", Error, "a nested function or lambda is spawned as a task (not yet supported)";
+    PauseInUnsupportedPosition = "K037", "pause-in-unsupported-position", Error, "a pause point where the transform cannot yet put one (an f-string, a `match` statement, an assignment target ...)";
     PausingFunctionEscapes = "K040", "pausing-function-escapes", Error, "a function that can pause is passed to code kappac cannot transform";
     CoordinatorCallOutsideHandler = "K050", "coordinator-call-outside-handler", Warning, "a helper module calls the coordinator, but only handler.py is compiled";
 }

@@ -12,3 +12,4 @@ pub mod diagnostics;
 pub mod parse;
 pub mod render;
 pub mod source;
+pub mod transform;

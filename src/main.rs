@@ -12,6 +12,8 @@ use kappac::codes::Code;
 use kappac::diagnostics::Severity;
 use kappac::parse::TargetVersion;
 use kappac::render::{self, FileReport, Format};
+use kappac::source::SourceFile;
+use kappac::transform::compile_handler;
 
 const EXAMPLES: &str = "\
 Examples:
@@ -56,6 +58,19 @@ Examples:
         #[arg(long)]
         deny_warnings: bool,
     },
+    /// Print the transformed handler.py (continuation-passing Python) to stdout
+    #[command(after_help = "\
+Exit status: 0 printed, 1 the file has errors (printed on stderr), 2 usage or I/O error.
+
+Example:
+  kappac emit examples/fib/handler.py > transformed.py")]
+    Emit {
+        /// A handler.py (or an app directory)
+        path: PathBuf,
+        /// Oldest Python version the compiled app must run on (3.9 to 3.14)
+        #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
+        target_version: TargetVersion,
+    },
     /// Explain a diagnostic code: what it finds, why, and how to fix it
     Explain {
         /// The code (K030) or rule name (pause-in-try)
@@ -77,6 +92,10 @@ fn main() -> ExitCode {
             deny_warnings,
         } => check(&paths, format, target_version, deny_warnings),
         Command::Explain { code, list } => explain(code.as_deref(), list),
+        Command::Emit {
+            path,
+            target_version,
+        } => emit(&path, target_version),
     }
 }
 
@@ -132,6 +151,43 @@ fn check(
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+fn emit(path: &std::path::Path, target: TargetVersion) -> ExitCode {
+    let handler = if path.is_dir() {
+        path.join("handler.py")
+    } else {
+        path.to_owned()
+    };
+    let (file, decode_error) = match SourceFile::read(&handler) {
+        Ok(read) => read,
+        Err(error) => {
+            eprintln!("error: cannot read `{}`: {error}", handler.display());
+            return ExitCode::from(2);
+        }
+    };
+    let result = match &decode_error {
+        Some(error) => Err(vec![kappac::parse::decode_diagnostic(&file, error)]),
+        None => compile_handler(&file, CheckOptions { target }),
+    };
+    match result {
+        Ok(transformed) => {
+            print!("{}", transformed.text);
+            ExitCode::SUCCESS
+        }
+        Err(diagnostics) => {
+            let report = FileReport { file, diagnostics };
+            let color = if std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal() {
+                ColorChoice::Auto
+            } else {
+                ColorChoice::Never
+            };
+            let mut stderr = StandardStream::stderr(color);
+            let _ = render::human(std::slice::from_ref(&report), &mut stderr);
+            let _ = writeln!(stderr, "error: `{}` was not transformed", handler.display());
+            ExitCode::from(1)
+        }
     }
 }
 

@@ -1,0 +1,245 @@
+"""kappa runtime, task side: the coordinator API used by handler.py, and the machinery that
+compiled code uses to pause (unwind the stack into a chain of continuations) and resume.
+
+Standard library only; CPython 3.9+. Importing `rt` needs no environment: outside a
+coordinator, calls run on an in-process scheduler (`rt.local`), so compiled modules can be
+imported, tested and benchmarked directly.
+"""
+
+__all__ = [
+    "checkpoint",
+    "pause",
+    "maybe_pause",
+    "spawn",
+    "spawn_many",
+    "map_spawn",
+    "create_queue",
+    "create_queues",
+    "exit",
+    "exit_process",
+    "on_coordinator",
+    "Future",
+    "Queue",
+    "run",
+]
+
+PROTOCOL_VERSION = 1
+
+
+class Unwind(BaseException):
+    """Raised by a coordinator call. Each compiled pause point it passes through pushes a frame
+    (its continuation and live variables); whoever runs the task receives the whole chain,
+    innermost frame first, with the request that caused it."""
+
+    def __init__(self, request):
+        super().__init__(request)
+        self.request = request
+        self.frames = []
+
+    def push(self, continuation, variables, *receiver):
+        self.frames.append(Frame(continuation, receiver, variables))
+
+
+class Frame:
+    """One paused function: the continuation that resumes it, the receiver of a method, and
+    its live variables. Pickled by value; the continuation pickles by reference."""
+
+    __slots__ = ("continuation", "receiver", "variables")
+
+    def __init__(self, continuation, receiver, variables):
+        self.continuation = continuation
+        self.receiver = receiver
+        self.variables = variables
+
+    def __reduce__(self):
+        return (Frame, (self.continuation, self.receiver, self.variables))
+
+    def __repr__(self):
+        name = getattr(self.continuation, "__qualname__", repr(self.continuation))
+        return "Frame(%s, %s)" % (name, sorted(self.variables))
+
+
+class Outcome:
+    """What a paused call produced: a value, or an exception to raise where it was made."""
+
+    __slots__ = ("value", "error")
+
+    def __init__(self, value=None, error=None):
+        self.value = value
+        self.error = error
+
+    def get(self):
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+    def __reduce__(self):
+        return (Outcome, (self.value, self.error))
+
+
+def live(variables, names):
+    """The named variables that are bound (a variable unbound at the pause stays unbound)."""
+    return {name: variables[name] for name in names if name in variables}
+
+
+def resume(frames, outcome):
+    """Runs a chain of frames, innermost first, each given the outcome of the call it paused
+    in. Returns the outermost frame's result or raises its exception. A new pause raises
+    `Unwind` whose chain continues with the frames not yet resumed."""
+    for index, frame in enumerate(frames):
+        try:
+            value = frame.continuation(*frame.receiver, outcome, frame.variables)
+        except Unwind as unwind:
+            unwind.frames.extend(frames[index + 1:])
+            raise
+        except Exception as error:  # the user's exception travels to the caller's frame
+            outcome = Outcome(error=error)
+        else:
+            outcome = Outcome(value)
+    return outcome.get()
+
+
+# --- requests -----------------------------------------------------------------------------
+
+class Request:
+    """A coordinator call: its kind and arguments. Picklable."""
+
+    __slots__ = ("kind", "args")
+
+    def __init__(self, kind, *args):
+        self.kind = kind
+        self.args = args
+
+    def __reduce__(self):
+        return (Request, (self.kind,) + tuple(self.args))
+
+    def __repr__(self):
+        return "Request(%s)" % self.kind
+
+
+def _call(kind, *args):
+    """Makes a coordinator call: unwinds to whoever runs the task, which answers it and resumes
+    the task with the answer as this call's outcome."""
+    raise Unwind(Request(kind, *args))
+
+
+class Future:
+    """The result of a spawned task."""
+
+    __slots__ = ("task",)
+
+    def __init__(self, task):
+        self.task = task
+
+    def wait(self):
+        """Blocks until the task is done; returns its result or raises its error."""
+        return _call("wait", self)
+
+    def __reduce__(self):
+        return (Future, (self.task,))
+
+    def __repr__(self):
+        return "Future(task=%r)" % (self.task,)
+
+    def __eq__(self, other):
+        return isinstance(other, Future) and other.task == self.task
+
+    def __hash__(self):
+        return hash(("Future", self.task))
+
+
+class Queue:
+    """A multi-producer, multi-consumer FIFO queue shared by tasks."""
+
+    __slots__ = ("queue",)
+
+    def __init__(self, queue):
+        self.queue = queue
+
+    def enqueue(self, *objs):
+        """Appends objects in order; blocks while the queue is full."""
+        return _call("enqueue", self, objs)
+
+    def dequeue(self):
+        """Removes and returns the oldest object; blocks while the queue is empty."""
+        return _call("dequeue", self)
+
+    def __reduce__(self):
+        return (Queue, (self.queue,))
+
+    def __repr__(self):
+        return "Queue(%r)" % (self.queue,)
+
+    def __eq__(self, other):
+        return isinstance(other, Queue) and other.queue == self.queue
+
+    def __hash__(self):
+        return hash(("Queue", self.queue))
+
+
+# --- the API ------------------------------------------------------------------------------
+
+def checkpoint():
+    """Takes a checkpoint."""
+    return _call("checkpoint")
+
+
+pause = checkpoint
+
+
+def maybe_pause():
+    """Takes a checkpoint if the runtime's policy says so."""
+    return _call("maybe_pause")
+
+
+def spawn(f, args=(), *, awaits=(), name=None, blocking=False):
+    """Runs `f(*args)` as a new task and returns its future (its result if `blocking`).
+    Futures among `args` are resolved first; `awaits` are futures to wait for too."""
+    return _call("spawn", f, tuple(args), tuple(awaits), name, None, bool(blocking))
+
+
+def spawn_many(f, args=(), copies=1, *, awaits=(), name=None, blocking=False):
+    """Runs `copies` tasks `f(*args)`; returns their futures (their results if `blocking`)."""
+    return _call("spawn", f, tuple(args), tuple(awaits), name, int(copies), bool(blocking))
+
+
+
+def map_spawn(f, elems, *, extra_args=(), awaits=(), name=None):
+    """Runs one task `f(elem, *extra_args)` per element; returns their futures."""
+    return _call("map_spawn", f, list(elems), tuple(extra_args), tuple(awaits), name)
+
+
+def create_queue(max_size=0, *, maxsize=None):
+    """A new queue holding at most `max_size` objects (0: unbounded)."""
+    if maxsize is not None:
+        max_size = maxsize
+    return _call("create_queues", int(max_size), 1)[0]
+
+
+def create_queues(max_size=0, copies=1, *, maxsize=None):
+    """`copies` new queues."""
+    if maxsize is not None:
+        max_size = maxsize
+    return _call("create_queues", int(max_size), int(copies))
+
+
+def exit(ret=None):  # noqa: A001 - Kappa's name
+    """Ends this task with result `ret`."""
+    return _call("exit", ret)
+
+
+exit_process = exit
+
+
+def on_coordinator(f):
+    """Marks `f` to run as an ordinary process on the coordinator when spawned as a task."""
+    f.on_coordinator = True
+    return f
+
+
+def run(f, *args):
+    """Runs `f(*args)` as the first task of a run on the in-process scheduler and returns its
+    result (raises its error)."""
+    from rt import local
+
+    return local.Scheduler().run(f, args)

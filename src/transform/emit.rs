@@ -1,0 +1,564 @@
+//! Emission: Python text for the transformed module. Statements that need no change are copied
+//! verbatim (re-indented where they move), so their formatting, comments and line numbers
+//! survive; pausing functions get wrappers at pause points and continuation functions after
+//! them. Every output line records the user's line it came from.
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{Expr, Stmt};
+use ruff_text_size::{Ranged, TextRange, TextSize};
+
+use super::ir::{Code, Jump, Node, NodeId};
+use super::liveness::{Live, Liveness};
+use crate::source::SourceFile;
+
+/// The output text and, for each output line, the 1-based source line it came from.
+pub struct Output<'s> {
+    pub file: &'s SourceFile,
+    /// Offsets in the source where a multi-line string token covers a line start.
+    string_line_starts: Vec<TextSize>,
+    pub unit: String,
+    pub text: String,
+    pub line_map: Vec<u32>,
+}
+
+impl<'s> Output<'s> {
+    pub fn new(file: &'s SourceFile, string_line_starts: Vec<TextSize>, unit: String) -> Self {
+        Output {
+            file,
+            string_line_starts,
+            unit,
+            text: String::new(),
+            line_map: Vec::new(),
+        }
+    }
+
+    pub fn indent(&self, depth: usize) -> String {
+        self.unit.repeat(depth)
+    }
+
+    fn origin_line(&self, offset: TextSize) -> u32 {
+        self.file.line_of(offset) as u32
+    }
+
+    /// Emits generated text at `depth`; its later lines (inside brackets or strings) are raw.
+    pub fn line(&mut self, depth: usize, text: &str, origin: TextSize) {
+        let origin = self.origin_line(origin);
+        let indent = self.indent(depth);
+        for (index, line) in text.split('\n').enumerate() {
+            if index == 0 {
+                self.text.push_str(&indent);
+            }
+            self.text.push_str(line);
+            self.text.push('\n');
+            self.line_map.push(origin);
+        }
+    }
+
+    /// Copies source text exactly (between statements, and statements that do not move).
+    pub fn raw(&mut self, range: TextRange) {
+        let text = &self.file.text[range];
+        if text.is_empty() {
+            return;
+        }
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            // Continuing a partial line: nothing to record until it ends.
+        }
+        let first_line = self.origin_line(range.start());
+        for (index, _) in text.match_indices('\n') {
+            let _ = index;
+        }
+        let mut line = first_line;
+        for c in text.chars() {
+            self.text.push(c);
+            if c == '\n' {
+                self.line_map.push(line);
+                line += 1;
+            }
+        }
+    }
+
+    /// Ends a partial line started by `raw`.
+    pub fn finish_line(&mut self, origin: TextSize) {
+        if !self.text.is_empty() && !self.text.ends_with('\n') {
+            self.text.push('\n');
+            self.line_map.push(self.origin_line(origin));
+        }
+    }
+
+    fn in_string(&self, offset: TextSize) -> bool {
+        self.string_line_starts.binary_search(&offset).is_ok()
+    }
+
+    /// Copies a statement (or header) verbatim at `depth`, re-indenting the lines that begin
+    /// at its original indentation and replacing the given single-line ranges.
+    pub fn verbatim(&mut self, range: TextRange, depth: usize, replacements: &[(TextRange, String)]) {
+        let source = &self.file.text;
+        let start = usize::from(range.start());
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let prefix = &source[line_start..start];
+        let original_indent = prefix.chars().all(|c| c == ' ' || c == '\t').then(|| prefix.to_owned());
+        let new_indent = self.indent(depth);
+        let end = usize::from(range.end());
+        let mut at = start;
+        let mut first = true;
+        while at <= end {
+            let line_end = source[at..end].find('\n').map_or(end, |i| at + i);
+            let mut line = String::new();
+            let mut cursor = at;
+            let mut sorted: Vec<&(TextRange, String)> = replacements
+                .iter()
+                .filter(|(r, _)| usize::from(r.start()) >= at && usize::from(r.end()) <= line_end)
+                .collect();
+            sorted.sort_by_key(|(r, _)| r.start());
+            for (r, replacement) in sorted {
+                line.push_str(&source[cursor..usize::from(r.start())]);
+                line.push_str(replacement);
+                cursor = usize::from(r.end());
+            }
+            line.push_str(&source[cursor..line_end]);
+            let offset = TextSize::try_from(at).unwrap_or_default();
+            if first {
+                self.text.push_str(&new_indent);
+                self.text.push_str(&line);
+            } else if self.in_string(offset) {
+                self.text.push_str(&line);
+            } else {
+                match &original_indent {
+                    Some(indent) if line.starts_with(indent.as_str()) => {
+                        self.text.push_str(&new_indent);
+                        self.text.push_str(&line[indent.len()..]);
+                    }
+                    _ => self.text.push_str(&line),
+                }
+            }
+            self.text.push('\n');
+            self.line_map.push(self.origin_line(offset));
+            first = false;
+            if line_end >= end {
+                break;
+            }
+            at = line_end + 1;
+        }
+    }
+}
+
+/// Where a pausing function lives, which decides how its continuations are named and called.
+pub struct FunctionPlan<'a> {
+    /// `handler` or the method name.
+    pub name: String,
+    /// `C.` for methods of class `C`, empty for module functions.
+    pub owner_prefix: String,
+    /// The receiver parameter (`self`) of a method.
+    pub receiver: Option<String>,
+    /// `__init__`: its continuations return the instance, which `C(...)` would have returned.
+    pub is_init: bool,
+    pub def: &'a ruff_python_ast::StmtFunctionDef,
+}
+
+/// A resume point for the manifest.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ResumePoint {
+    pub id: u32,
+    pub function: String,
+    pub line: u32,
+    pub continuation: String,
+    pub live: Vec<String>,
+}
+
+struct Names<'p> {
+    plan: &'p FunctionPlan<'p>,
+}
+
+impl Names<'_> {
+    fn def_name(&self, kind: char, id: NodeId) -> String {
+        format!("_kappa_{}_{kind}{id}", self.plan.name)
+    }
+
+    fn reference(&self, kind: char, id: NodeId) -> String {
+        format!("{}{}", self.plan.owner_prefix, self.def_name(kind, id))
+    }
+
+    /// `name(self, ` or `name(` — the start of a call passing the receiver.
+    fn call_prefix(&self, kind: char, id: NodeId) -> String {
+        match &self.plan.receiver {
+            Some(receiver) => format!("{}({receiver}, ", self.reference(kind, id)),
+            None => format!("{}(", self.reference(kind, id)),
+        }
+    }
+
+    fn params(&self, rest: &str) -> String {
+        match &self.plan.receiver {
+            Some(receiver) => format!("{receiver}, {rest}"),
+            None => rest.to_owned(),
+        }
+    }
+
+    fn tail_call(&self, kind: char, id: NodeId) -> String {
+        format!("return {}locals())", self.call_prefix(kind, id))
+    }
+}
+
+/// How `break`, `continue` and `return` are written where code has moved out of its loop or
+/// into a continuation of `__init__`.
+#[derive(Clone, Copy)]
+struct Rewrite {
+    /// The loop whose `break`/`continue` are no longer syntactically around the code.
+    moved_loop: Option<NodeId>,
+    /// In continuations of `__init__`, `return` gives back the instance.
+    in_init_continuation: bool,
+}
+
+/// What ends a block when control falls off it.
+#[derive(Clone, Copy)]
+enum BlockEnd {
+    FunctionBody,
+    After(NodeId),
+    LoopNext(NodeId),
+}
+
+pub struct FunctionEmitter<'o, 's, 'p> {
+    pub out: &'o mut Output<'s>,
+    names: Names<'p>,
+    liveness: &'p Liveness,
+    pub resume_points: Vec<ResumePoint>,
+}
+
+impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
+    pub fn new(out: &'o mut Output<'s>, plan: &'p FunctionPlan<'p>, liveness: &'p Liveness) -> Self {
+        FunctionEmitter {
+            out,
+            names: Names { plan },
+            liveness,
+            resume_points: Vec::new(),
+        }
+    }
+
+    /// Emits the function in its normal shape, then its continuations, at `depth`.
+    pub fn emit(&mut self, body: &[Node<'_>], depth: usize) {
+        let def = self.names.plan.def;
+        let header_end = def.body.first().map_or(def.range.end(), |s| s.range().start());
+        let header = trim_header(&self.out.file.text, def.range.start(), header_end);
+        self.out.verbatim(header, depth, &[]);
+        let normal = Rewrite {
+            moved_loop: None,
+            in_init_continuation: false,
+        };
+        self.block(body, depth + 1, normal);
+        self.continuations(body, depth, BlockEnd::FunctionBody, None);
+    }
+
+    fn origin(&self, range: TextRange) -> TextSize {
+        range.start()
+    }
+
+    /// A block in normal form.
+    fn block(&mut self, nodes: &[Node<'_>], depth: usize, rewrite: Rewrite) {
+        if nodes.is_empty() {
+            self.out.line(depth, "pass", self.names.plan.def.range.start());
+        }
+        for node in nodes {
+            self.node(node, depth, rewrite);
+        }
+    }
+
+    fn node(&mut self, node: &Node<'_>, depth: usize, rewrite: Rewrite) {
+        match node {
+            Node::Plain(stmt) => self.plain(stmt, depth, rewrite),
+            Node::Line { code, returns, origin } => {
+                let text = if *returns && rewrite.in_init_continuation {
+                    self.init_return()
+                } else {
+                    code.text.clone()
+                };
+                self.out.line(depth, &text, self.origin(*origin));
+            }
+            Node::Jump { jump, origin } => {
+                let text = self.jump_text(*jump, rewrite);
+                self.out.line(depth, &text, self.origin(*origin));
+            }
+            Node::Pause {
+                id,
+                target,
+                call,
+                origin,
+                ..
+            } => {
+                let at = self.origin(*origin);
+                self.out.line(depth, "try:", at);
+                let statement = match target {
+                    Some(target) => format!("{} = {}", target.text, call.text),
+                    None => call.text.clone(),
+                };
+                self.out.line(depth + 1, &statement, at);
+                self.out.line(depth, "except _kappa_rt.Unwind as _kappa_u:", at);
+                let live = self.liveness.at_pause.get(id).cloned().unwrap_or_default();
+                let receiver = self
+                    .names
+                    .plan
+                    .receiver
+                    .as_ref()
+                    .map(|r| format!(", {r}"))
+                    .unwrap_or_default();
+                let push = format!(
+                    "_kappa_u.push({}, _kappa_rt.live(locals(), {}){receiver})",
+                    self.names.reference('c', *id),
+                    tuple_literal(&live)
+                );
+                self.out.line(depth + 1, &push, at);
+                self.out.line(depth + 1, "raise", at);
+            }
+            Node::If {
+                test,
+                body,
+                orelse,
+                origin,
+                ..
+            } => {
+                let at = self.origin(*origin);
+                self.out.line(depth, &format!("if {}:", test.text), at);
+                self.block(body, depth + 1, rewrite);
+                if !orelse.is_empty() {
+                    self.out.line(depth, "else:", at);
+                    self.block(orelse, depth + 1, rewrite);
+                }
+            }
+            Node::While {
+                test, body, origin, ..
+            } => {
+                let at = self.origin(*origin);
+                self.out.line(depth, &format!("while {}:", test.text), at);
+                self.block(body, depth + 1, Rewrite { moved_loop: None, ..rewrite });
+            }
+            Node::For {
+                target,
+                iter,
+                iterator_var,
+                body,
+                origin,
+                ..
+            } => {
+                let at = self.origin(*origin);
+                self.out
+                    .line(depth, &format!("{iterator_var} = iter({})", iter.text), at);
+                self.for_loop(target, iterator_var, body, depth, rewrite, at);
+            }
+        }
+    }
+
+    fn for_loop(&mut self, target: &Code, iterator_var: &str, body: &[Node<'_>], depth: usize, rewrite: Rewrite, at: TextSize) {
+        self.out
+            .line(depth, &format!("for {} in {iterator_var}:", target.text), at);
+        self.block(body, depth + 1, Rewrite { moved_loop: None, ..rewrite });
+    }
+
+    fn init_return(&self) -> String {
+        format!(
+            "return {}",
+            self.names.plan.receiver.as_deref().unwrap_or("None")
+        )
+    }
+
+    fn jump_text(&self, jump: Jump, rewrite: Rewrite) -> String {
+        match (jump, rewrite.moved_loop) {
+            (Jump::Break, None) => "break".to_owned(),
+            (Jump::Continue, None) => "continue".to_owned(),
+            (Jump::Break, Some(loop_id)) => self.names.tail_call('r', loop_id),
+            (Jump::Continue, Some(loop_id)) => self.names.tail_call('n', loop_id),
+        }
+    }
+
+    /// A user statement copied verbatim, with `break`/`continue`/`return` rewritten where the
+    /// code has moved out of its loop or into a continuation of `__init__`.
+    fn plain(&mut self, stmt: &Stmt, depth: usize, rewrite: Rewrite) {
+        let mut finder = JumpFinder::default();
+        finder.visit_stmt(stmt);
+        let mut replacements = Vec::new();
+        if rewrite.moved_loop.is_some() {
+            for (range, jump) in &finder.jumps {
+                replacements.push((*range, self.jump_text(*jump, rewrite)));
+            }
+        }
+        if rewrite.in_init_continuation {
+            for range in &finder.returns {
+                replacements.push((*range, self.init_return()));
+            }
+        }
+        self.out.verbatim(stmt.range(), depth, &replacements);
+    }
+
+    /// Emits the continuation functions of every node in `nodes` (recursively).
+    fn continuations(&mut self, nodes: &[Node<'_>], depth: usize, end: BlockEnd, loop_id: Option<NodeId>) {
+        for (index, node) in nodes.iter().enumerate() {
+            let Some(id) = node.id() else { continue };
+            let at = self.origin(node_origin(node));
+            let rewrite = Rewrite {
+                moved_loop: loop_id,
+                in_init_continuation: self.names.plan.is_init,
+            };
+            // The rest of the block after this node.
+            let after = self.liveness.after.get(&id).cloned().unwrap_or_default();
+            self.function_header(depth, 'r', id, "_kappa_v", at);
+            self.bind(&after, depth + 1, at);
+            self.rest(nodes, index, depth + 1, end, rewrite);
+            match node {
+                Node::Pause {
+                    target,
+                    origin,
+                    resume_point,
+                    ..
+                } => {
+                    let live = self.liveness.at_pause.get(&id).cloned().unwrap_or_default();
+                    self.function_header(depth, 'c', id, "_kappa_o, _kappa_v", at);
+                    self.bind(&live, depth + 1, at);
+                    let assign = match target {
+                        Some(target) => format!("{} = _kappa_o.get()", target.text),
+                        None => "_kappa_o.get()".to_owned(),
+                    };
+                    self.out.line(depth + 1, &assign, at);
+                    let tail = self.names.tail_call('r', id);
+                    self.out.line(depth + 1, &tail, at);
+                    self.resume_points.push(ResumePoint {
+                        id: *resume_point,
+                        function: self.names.plan.def.name.id.to_string(),
+                        line: self.out.file.line_of(origin.start()) as u32,
+                        continuation: self.names.reference('c', id),
+                        live: live.into_iter().collect(),
+                    });
+                }
+                Node::If { body, orelse, .. } => {
+                    self.continuations(body, depth, BlockEnd::After(id), loop_id);
+                    self.continuations(orelse, depth, BlockEnd::After(id), loop_id);
+                }
+                Node::While { test, body, .. } => {
+                    let head = self.liveness.head.get(&id).cloned().unwrap_or_default();
+                    self.function_header(depth, 'n', id, "_kappa_v", at);
+                    self.bind(&head, depth + 1, at);
+                    self.out.line(depth + 1, &format!("while {}:", test.text), at);
+                    self.block(body, depth + 2, Rewrite { moved_loop: None, ..rewrite });
+                    let tail = self.names.tail_call('r', id);
+                    self.out.line(depth + 1, &tail, at);
+                    self.continuations(body, depth, BlockEnd::LoopNext(id), Some(id));
+                }
+                Node::For {
+                    target,
+                    iterator_var,
+                    body,
+                    ..
+                } => {
+                    let head = self.liveness.head.get(&id).cloned().unwrap_or_default();
+                    self.function_header(depth, 'n', id, "_kappa_v", at);
+                    self.bind(&head, depth + 1, at);
+                    self.for_loop(target, iterator_var, body, depth + 1, rewrite, at);
+                    let tail = self.names.tail_call('r', id);
+                    self.out.line(depth + 1, &tail, at);
+                    self.continuations(body, depth, BlockEnd::LoopNext(id), Some(id));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn function_header(&mut self, depth: usize, kind: char, id: NodeId, params: &str, at: TextSize) {
+        let header = format!(
+            "def {}({}):",
+            self.names.def_name(kind, id),
+            self.names.params(params)
+        );
+        self.out.line(depth, &header, at);
+    }
+
+    /// Rebinds saved variables as locals; a variable unbound at the pause stays unbound.
+    fn bind(&mut self, live: &Live, depth: usize, at: TextSize) {
+        for name in live {
+            if Some(name) == self.names.plan.receiver.as_ref() {
+                continue;
+            }
+            self.out
+                .line(depth, &format!("if {name:?} in _kappa_v: {name} = _kappa_v[{name:?}]"), at);
+        }
+    }
+
+    /// The code after node `index` of a block: up to and including the next node that can
+    /// pause, then a tail call to that node's rest; or the block's end.
+    fn rest(&mut self, nodes: &[Node<'_>], index: usize, depth: usize, end: BlockEnd, rewrite: Rewrite) {
+        for node in &nodes[index + 1..] {
+            self.node(node, depth, rewrite);
+            if let Some(next) = node.id() {
+                let tail = self.names.tail_call('r', next);
+                self.out.line(depth, &tail, self.origin(node_origin(node)));
+                return;
+            }
+        }
+        let at = self.names.plan.def.range.end();
+        let text = match end {
+            BlockEnd::FunctionBody if self.names.plan.is_init => self.init_return(),
+            BlockEnd::FunctionBody => "return None".to_owned(),
+            BlockEnd::After(id) => self.names.tail_call('r', id),
+            BlockEnd::LoopNext(id) => self.names.tail_call('n', id),
+        };
+        self.out.line(depth, &text, at);
+    }
+}
+
+fn node_origin(node: &Node<'_>) -> TextRange {
+    match node {
+        Node::Plain(stmt) => stmt.range(),
+        Node::Line { origin, .. }
+        | Node::Jump { origin, .. }
+        | Node::Pause { origin, .. }
+        | Node::If { origin, .. }
+        | Node::While { origin, .. }
+        | Node::For { origin, .. } => *origin,
+    }
+}
+
+/// `('a', 'b')` — a tuple of names as a Python literal.
+fn tuple_literal(names: &Live) -> String {
+    match names.len() {
+        0 => "()".to_owned(),
+        1 => format!("({:?},)", names.iter().next().map_or("", |s| s.as_str())),
+        _ => format!(
+            "({})",
+            names
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// The header of a def, from its first decorator to the end of the line of its colon.
+pub fn trim_header(source: &str, start: TextSize, body_start: TextSize) -> TextRange {
+    let text = &source[usize::from(start)..usize::from(body_start)];
+    let trimmed = text.trim_end();
+    TextRange::at(start, TextSize::try_from(trimmed.len()).unwrap_or_default())
+}
+
+/// `break`/`continue` that leave a statement (not inside a loop of its own) and `return`s
+/// (not inside a nested function).
+#[derive(Default)]
+struct JumpFinder {
+    loop_depth: u32,
+    jumps: Vec<(TextRange, Jump)>,
+    returns: Vec<TextRange>,
+}
+
+impl<'a> Visitor<'a> for JumpFinder {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            Stmt::For(_) | Stmt::While(_) => {
+                self.loop_depth += 1;
+                visitor::walk_stmt(self, stmt);
+                self.loop_depth -= 1;
+            }
+            Stmt::Break(b) if self.loop_depth == 0 => self.jumps.push((b.range, Jump::Break)),
+            Stmt::Continue(c) if self.loop_depth == 0 => self.jumps.push((c.range, Jump::Continue)),
+            Stmt::Return(r) => self.returns.push(r.range),
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, _expr: &'a Expr) {}
+}

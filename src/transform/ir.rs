@@ -1,0 +1,84 @@
+//! The transform's intermediate form of a pausing function's body: statements that hold pause
+//! points become nodes; everything else stays a reference to the user's statement (copied
+//! verbatim when emitted).
+
+use ruff_python_ast::Stmt;
+use ruff_text_size::TextRange;
+
+/// An expression or statement as Python text, with the names it reads and writes.
+#[derive(Debug, Clone, Default)]
+pub struct Code {
+    pub text: String,
+    pub uses: Vec<String>,
+    pub defs: Vec<String>,
+}
+
+/// Identifies a node that needs continuations (pause points, and compound statements that
+/// contain pause points). Unique within one function.
+pub type NodeId = u32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jump {
+    Break,
+    Continue,
+}
+
+#[derive(Debug)]
+pub enum Node<'a> {
+    /// A user statement without pause points, copied verbatim.
+    Plain(&'a Stmt),
+    /// A generated simple statement (a spilled temporary, the rest of a flattened statement).
+    /// `returns` marks a `return` statement.
+    Line {
+        code: Code,
+        returns: bool,
+        origin: TextRange,
+    },
+    /// A generated `break` / `continue` (from a flattened `while` test).
+    Jump { jump: Jump, origin: TextRange },
+    /// `[target =] call` where `call` is a pause point.
+    Pause {
+        id: NodeId,
+        /// The resume point's number in the manifest (1-based within the module).
+        resume_point: u32,
+        target: Option<Code>,
+        call: Code,
+        origin: TextRange,
+    },
+    If {
+        id: NodeId,
+        test: Code,
+        body: Vec<Node<'a>>,
+        orelse: Vec<Node<'a>>,
+        origin: TextRange,
+    },
+    While {
+        id: NodeId,
+        test: Code,
+        body: Vec<Node<'a>>,
+        origin: TextRange,
+    },
+    /// `for target in iterator` where the iterator is kept in `iterator_var`, so that a resumed
+    /// loop continues where it was.
+    For {
+        id: NodeId,
+        target: Code,
+        iter: Code,
+        iterator_var: String,
+        body: Vec<Node<'a>>,
+        origin: TextRange,
+    },
+}
+
+impl Node<'_> {
+    /// The id of a node that needs continuations; `None` for plain and generated lines.
+    pub fn id(&self) -> Option<NodeId> {
+        match self {
+            Node::Pause { id, .. }
+            | Node::If { id, .. }
+            | Node::While { id, .. }
+            | Node::For { id, .. } => Some(*id),
+            Node::Plain(_) | Node::Line { .. } | Node::Jump { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,295 @@
+//! Liveness over a pausing function's IR: which local variables are live after each pause
+//! point, after each compound node, and at the head of each loop. A real fixpoint over loop
+//! back edges, `break` and `continue`; statements without pause points are treated as one
+//! conservative block (everything they read is live before them).
+
+use std::collections::BTreeSet;
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{Expr, ExprContext, Stmt};
+use rustc_hash::{FxHashMap, FxHashSet};
+
+use super::ir::{Jump, Node, NodeId};
+
+pub type Live = BTreeSet<String>;
+
+#[derive(Debug, Default)]
+pub struct Liveness {
+    /// Live once the pause point's call has returned (its target not yet assigned).
+    pub at_pause: FxHashMap<NodeId, Live>,
+    /// Live after a node completes.
+    pub after: FxHashMap<NodeId, Live>,
+    /// Live at a loop's head (before the test or the next item).
+    pub head: FxHashMap<NodeId, Live>,
+}
+
+#[derive(Clone)]
+struct LoopTargets {
+    exit: Live,
+    next: Live,
+}
+
+/// Computes liveness; only names in `locals` (the function's own variables and kappac's
+/// temporaries) are ever live.
+pub fn compute(body: &[Node<'_>], locals: &FxHashSet<String>, end: &Live) -> Liveness {
+    let mut analysis = Analysis {
+        locals,
+        result: Liveness::default(),
+    };
+    analysis.block(body, end.clone(), None);
+    analysis.result
+}
+
+struct Analysis<'l> {
+    locals: &'l FxHashSet<String>,
+    result: Liveness,
+}
+
+impl Analysis<'_> {
+    fn keep<'n>(&self, names: impl IntoIterator<Item = &'n String>) -> Live {
+        names
+            .into_iter()
+            .filter(|n| self.locals.contains(*n) || n.starts_with("_kappa_"))
+            .cloned()
+            .collect()
+    }
+
+    fn block(&mut self, nodes: &[Node<'_>], out: Live, targets: Option<&LoopTargets>) -> Live {
+        let mut live = out;
+        for node in nodes.iter().rev() {
+            live = self.node(node, live, targets);
+        }
+        live
+    }
+
+    fn node(&mut self, node: &Node<'_>, out: Live, targets: Option<&LoopTargets>) -> Live {
+        match node {
+            Node::Plain(stmt) => self.plain(stmt, out, targets),
+            Node::Line { code, returns, .. } => {
+                let mut live = if *returns { Live::new() } else { out };
+                for def in &code.defs {
+                    live.remove(def);
+                }
+                live.extend(self.keep(&code.uses));
+                live
+            }
+            Node::Jump { jump, .. } => match (jump, targets) {
+                (Jump::Break, Some(t)) => t.exit.clone(),
+                (Jump::Continue, Some(t)) => t.next.clone(),
+                (_, None) => Live::new(),
+            },
+            Node::Pause {
+                id, target, call, ..
+            } => {
+                self.result.after.insert(*id, out.clone());
+                let mut after_call = out;
+                if let Some(target) = target {
+                    for def in &target.defs {
+                        after_call.remove(def);
+                    }
+                    after_call.extend(self.keep(&target.uses));
+                }
+                self.result.at_pause.insert(*id, after_call.clone());
+                let mut live = after_call;
+                live.extend(self.keep(&call.uses));
+                live
+            }
+            Node::If {
+                id,
+                test,
+                body,
+                orelse,
+                ..
+            } => {
+                self.result.after.insert(*id, out.clone());
+                let mut live = self.block(body, out.clone(), targets);
+                live.extend(self.block(orelse, out, targets));
+                live.extend(self.keep(&test.uses));
+                live
+            }
+            Node::While { id, test, body, .. } => {
+                self.result.after.insert(*id, out.clone());
+                let mut head: Live = self.keep(&test.uses);
+                head.extend(out.iter().cloned());
+                loop {
+                    let loop_targets = LoopTargets {
+                        exit: out.clone(),
+                        next: head.clone(),
+                    };
+                    let mut new_head = self.block(body, head.clone(), Some(&loop_targets));
+                    new_head.extend(self.keep(&test.uses));
+                    new_head.extend(out.iter().cloned());
+                    if new_head == head {
+                        break;
+                    }
+                    head = new_head;
+                }
+                self.result.head.insert(*id, head.clone());
+                head
+            }
+            Node::For {
+                id,
+                target,
+                iter,
+                iterator_var,
+                body,
+                ..
+            } => {
+                self.result.after.insert(*id, out.clone());
+                let mut head: Live = out.clone();
+                head.insert(iterator_var.clone());
+                loop {
+                    let loop_targets = LoopTargets {
+                        exit: out.clone(),
+                        next: head.clone(),
+                    };
+                    let mut body_live = self.block(body, head.clone(), Some(&loop_targets));
+                    for def in &target.defs {
+                        body_live.remove(def);
+                    }
+                    body_live.extend(self.keep(&target.uses));
+                    let mut new_head = body_live;
+                    new_head.extend(out.iter().cloned());
+                    new_head.insert(iterator_var.clone());
+                    if new_head == head {
+                        break;
+                    }
+                    head = new_head;
+                }
+                self.result.head.insert(*id, head.clone());
+                let mut live = head;
+                live.remove(iterator_var);
+                live.extend(self.keep(&iter.uses));
+                live
+            }
+        }
+    }
+
+    /// A statement without pause points.
+    fn plain(&mut self, stmt: &Stmt, out: Live, targets: Option<&LoopTargets>) -> Live {
+        let mut names = Names::default();
+        names.visit_stmt(stmt);
+        match stmt {
+            Stmt::Return(_) | Stmt::Raise(_) => self.keep(&names.loads),
+            Stmt::Break(_) => targets.map(|t| t.exit.clone()).unwrap_or_default(),
+            Stmt::Continue(_) => targets.map(|t| t.next.clone()).unwrap_or_default(),
+            Stmt::If(_)
+            | Stmt::For(_)
+            | Stmt::While(_)
+            | Stmt::With(_)
+            | Stmt::Try(_)
+            | Stmt::Match(_) => {
+                // Conservative: what it reads, what is live after it, and what is live where
+                // its `break`/`continue` would go.
+                let mut live = out;
+                live.extend(self.keep(&names.loads));
+                if let Some(t) = targets {
+                    if names.jumps_out {
+                        live.extend(t.exit.iter().cloned());
+                        live.extend(t.next.iter().cloned());
+                    }
+                }
+                live
+            }
+            _ => {
+                let mut live = out;
+                for def in &names.stores {
+                    live.remove(def);
+                }
+                live.extend(self.keep(&names.loads));
+                live
+            }
+        }
+    }
+}
+
+/// Names read and bound by a statement, and whether it holds a `break`/`continue` that leaves
+/// it (one not inside a loop of its own).
+#[derive(Default)]
+struct Names {
+    loads: Vec<String>,
+    stores: Vec<String>,
+    loop_depth: u32,
+    jumps_out: bool,
+}
+
+impl<'a> Visitor<'a> for Names {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                self.stores.push(def.name.id.to_string());
+                for decorator in &def.decorator_list {
+                    self.visit_expr(&decorator.expression);
+                }
+                for p in def.parameters.iter_non_variadic_params() {
+                    if let Some(default) = &p.default {
+                        self.visit_expr(default);
+                    }
+                }
+                // Free variables of the body are read when it runs: count every name it reads.
+                let saved = self.loop_depth;
+                self.loop_depth = u32::MAX / 2;
+                visitor::walk_body(self, &def.body);
+                self.loop_depth = saved;
+            }
+            Stmt::ClassDef(class_def) => {
+                self.stores.push(class_def.name.id.to_string());
+                let saved = self.loop_depth;
+                self.loop_depth = u32::MAX / 2;
+                visitor::walk_stmt(self, stmt);
+                self.loop_depth = saved;
+            }
+            Stmt::For(_) | Stmt::While(_) => {
+                self.loop_depth += 1;
+                visitor::walk_stmt(self, stmt);
+                self.loop_depth -= 1;
+            }
+            Stmt::Break(_) | Stmt::Continue(_) => {
+                if self.loop_depth == 0 {
+                    self.jumps_out = true;
+                }
+            }
+            Stmt::AugAssign(assign) => {
+                if let Expr::Name(name) = &*assign.target {
+                    self.loads.push(name.id.to_string());
+                }
+                visitor::walk_stmt(self, stmt);
+            }
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let bound = alias.asname.as_ref().map_or_else(
+                        || alias.name.id.split('.').next().unwrap_or("").to_owned(),
+                        |a| a.id.to_string(),
+                    );
+                    self.stores.push(bound);
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                for alias in &import.names {
+                    let bound = alias.asname.as_ref().unwrap_or(&alias.name);
+                    self.stores.push(bound.id.to_string());
+                }
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let Expr::Name(name) = expr {
+            match name.ctx {
+                ExprContext::Load => self.loads.push(name.id.to_string()),
+                ExprContext::Store | ExprContext::Del => self.stores.push(name.id.to_string()),
+                ExprContext::Invalid => {}
+            }
+        }
+        visitor::walk_expr(self, expr);
+    }
+
+    fn visit_except_handler(&mut self, handler: &'a ruff_python_ast::ExceptHandler) {
+        let ruff_python_ast::ExceptHandler::ExceptHandler(h) = handler;
+        if let Some(name) = &h.name {
+            self.stores.push(name.id.to_string());
+        }
+        visitor::walk_except_handler(self, handler);
+    }
+}

@@ -1,0 +1,1169 @@
+//! Lowering: a pausing function's body to the IR, flattening pause points out of expressions
+//! into temporaries in Python's evaluation order (siblings evaluated earlier are spilled first;
+//! `and`/`or`, conditional expressions and comparison chains keep their short-circuiting), and
+//! comprehensions that pause into loops with their variables renamed so they do not leak.
+
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, BoolOp, Expr, ExprContext, Stmt};
+use ruff_text_size::{Ranged, TextRange, TextSize};
+use rustc_hash::FxHashSet;
+
+use super::ir::{Code, Jump, Node, NodeId};
+
+/// A statement kind or position kappac cannot yet compile with a pause point inside.
+#[derive(Debug)]
+pub struct Unsupported {
+    pub range: TextRange,
+    pub what: String,
+}
+
+pub struct Lowerer<'s> {
+    pub source: &'s str,
+    /// Ranges of the calls that are pause points.
+    pub pause_calls: &'s FxHashSet<(TextSize, TextSize)>,
+    /// Names declared `global` in the function (not safe from being rebound by a call).
+    pub globals: FxHashSet<String>,
+    next_temp: u32,
+    next_id: NodeId,
+    pub next_resume_point: u32,
+    pub unsupported: Vec<Unsupported>,
+}
+
+/// Whether an expression (not looking into nested scopes) contains a pause point.
+struct PauseFinder<'s> {
+    pause_calls: &'s FxHashSet<(TextSize, TextSize)>,
+    found: bool,
+}
+
+impl<'a> Visitor<'a> for PauseFinder<'_> {
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if self.found {
+            return;
+        }
+        match expr {
+            Expr::Lambda(_) => {}
+            Expr::Call(call) if self.pause_calls.contains(&(call.range().start(), call.range().end())) => {
+                self.found = true;
+            }
+            _ => visitor::walk_expr(self, expr),
+        }
+    }
+
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if self.found {
+            return;
+        }
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                for decorator in &def.decorator_list {
+                    self.visit_expr(&decorator.expression);
+                }
+                for p in def.parameters.iter_non_variadic_params() {
+                    if let Some(default) = &p.default {
+                        self.visit_expr(default);
+                    }
+                }
+            }
+            Stmt::ClassDef(class_def) => {
+                for decorator in &class_def.decorator_list {
+                    self.visit_expr(&decorator.expression);
+                }
+                if let Some(arguments) = &class_def.arguments {
+                    self.visit_arguments(arguments);
+                }
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+}
+
+/// Names read (and, for walrus, written) by an expression, with their ranges.
+#[derive(Default)]
+struct NameUses {
+    loads: Vec<(String, TextRange)>,
+    stores: Vec<(String, TextRange)>,
+}
+
+impl<'a> Visitor<'a> for NameUses {
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if let Expr::Name(name) = expr {
+            let entry = (name.id.to_string(), name.range);
+            match name.ctx {
+                ExprContext::Load => self.loads.push(entry),
+                ExprContext::Store | ExprContext::Del => self.stores.push(entry),
+                ExprContext::Invalid => {}
+            }
+        }
+        visitor::walk_expr(self, expr);
+    }
+}
+
+fn name_uses(expr: &Expr) -> NameUses {
+    let mut uses = NameUses::default();
+    uses.visit_expr(expr);
+    uses
+}
+
+fn inside(range: TextRange, replacements: &[(TextRange, String)]) -> bool {
+    replacements.iter().any(|(r, _)| r.contains_range(range))
+}
+
+impl<'s> Lowerer<'s> {
+    pub fn new(
+        source: &'s str,
+        pause_calls: &'s FxHashSet<(TextSize, TextSize)>,
+        first_resume_point: u32,
+    ) -> Self {
+        Lowerer {
+            source,
+            pause_calls,
+            globals: FxHashSet::default(),
+            next_temp: 0,
+            next_id: 0,
+            next_resume_point: first_resume_point,
+            unsupported: Vec::new(),
+        }
+    }
+
+    fn temp(&mut self) -> String {
+        self.next_temp += 1;
+        format!("_kappa_t{}", self.next_temp)
+    }
+
+    fn id(&mut self) -> NodeId {
+        self.next_id += 1;
+        self.next_id
+    }
+
+    pub fn ids_used(&self) -> NodeId {
+        self.next_id
+    }
+
+    fn unsupported(&mut self, range: TextRange, what: impl Into<String>) {
+        self.unsupported.push(Unsupported {
+            range,
+            what: what.into(),
+        });
+    }
+
+    pub fn is_pause_call(&self, expr: &Expr) -> bool {
+        matches!(expr, Expr::Call(call) if self.pause_calls.contains(&(call.range().start(), call.range().end())))
+    }
+
+    pub fn expr_pauses(&self, expr: &Expr) -> bool {
+        let mut finder = PauseFinder {
+            pause_calls: self.pause_calls,
+            found: false,
+        };
+        finder.visit_expr(expr);
+        finder.found
+    }
+
+    pub fn stmt_pauses(&self, stmt: &Stmt) -> bool {
+        let mut finder = PauseFinder {
+            pause_calls: self.pause_calls,
+            found: false,
+        };
+        finder.visit_stmt(stmt);
+        finder.found
+    }
+
+    /// The source of `range` with `replacements` (sub-ranges) substituted.
+    fn splice(&self, range: TextRange, replacements: &[(TextRange, String)]) -> String {
+        let mut sorted: Vec<&(TextRange, String)> = replacements.iter().collect();
+        sorted.sort_by_key(|(r, _)| r.start());
+        let mut text = String::new();
+        let mut at = range.start();
+        for (r, replacement) in sorted {
+            if r.start() < at || r.end() > range.end() {
+                continue; // nested in an earlier replacement
+            }
+            text.push_str(&self.source[TextRange::new(at, r.start())]);
+            text.push_str(replacement);
+            at = r.end();
+        }
+        text.push_str(&self.source[TextRange::new(at, range.end())]);
+        text
+    }
+
+    /// Renders an expression with replacements as code: parenthesized when it spans lines.
+    fn render(&self, expr: &Expr, replacements: &[(TextRange, String)], temps: &[String]) -> Code {
+        let mut text = self.splice(expr.range(), replacements);
+        if text.contains('\n') {
+            text = format!("({text})");
+        }
+        let names = name_uses(expr);
+        let mut uses: Vec<String> = names
+            .loads
+            .into_iter()
+            .filter(|(_, r)| !inside(*r, replacements))
+            .map(|(n, _)| n)
+            .collect();
+        uses.extend(temps.iter().cloned());
+        let defs = names
+            .stores
+            .into_iter()
+            .filter(|(_, r)| !inside(*r, replacements))
+            .map(|(n, _)| n)
+            .collect();
+        Code { text, uses, defs }
+    }
+
+    fn plain_code(&self, expr: &Expr) -> Code {
+        self.render(expr, &[], &[])
+    }
+
+    /// Whether evaluating `expr` earlier or later gives the same value around a call.
+    fn is_stable(&self, expr: &Expr) -> bool {
+        match expr {
+            Expr::NumberLiteral(_)
+            | Expr::StringLiteral(_)
+            | Expr::BytesLiteral(_)
+            | Expr::BooleanLiteral(_)
+            | Expr::NoneLiteral(_)
+            | Expr::EllipsisLiteral(_) => true,
+            Expr::Name(name) => !self.globals.contains(name.id.as_str()),
+            _ => false,
+        }
+    }
+
+    /// Flattens the children of an expression, in evaluation order. Returns the replacements to
+    /// make in the parent's text and the temporaries they introduce.
+    fn flatten_children(
+        &mut self,
+        children: &[&Expr],
+        out: &mut Vec<Node<'_>>,
+        origin: TextRange,
+    ) -> (Vec<(TextRange, String)>, Vec<String>) {
+        struct Done {
+            range: TextRange,
+            code: Code,
+            changed: bool,
+            stable: bool,
+        }
+        let mut done: Vec<Done> = Vec::new();
+        for child in children {
+            let mut prelude = Vec::new();
+            let code = self.flatten_expr(child, &mut prelude);
+            if !prelude.is_empty() {
+                // Everything evaluated before this child must be evaluated before its pause.
+                for earlier in done.iter_mut().filter(|d| !d.stable) {
+                    let temp = self.temp();
+                    out.push(Node::Line {
+                        code: Code {
+                            text: format!("{temp} = {}", earlier.code.text),
+                            uses: earlier.code.uses.clone(),
+                            defs: vec![temp.clone()],
+                        },
+                        returns: false,
+                        origin,
+                    });
+                    earlier.code = Code {
+                        text: temp.clone(),
+                        uses: vec![temp],
+                        defs: Vec::new(),
+                    };
+                    earlier.changed = true;
+                    earlier.stable = true;
+                }
+                out.extend(prelude);
+            }
+            let changed = code.text != self.source[child.range()];
+            done.push(Done {
+                range: child.range(),
+                stable: self.is_stable(child),
+                code,
+                changed,
+            });
+        }
+        let mut replacements = Vec::new();
+        let mut temps = Vec::new();
+        for d in done.into_iter().filter(|d| d.changed) {
+            temps.extend(d.code.uses.iter().filter(|u| u.starts_with("_kappa_")).cloned());
+            replacements.push((d.range, d.code.text));
+        }
+        (replacements, temps)
+    }
+
+    /// Flattens an expression: pause points inside it are moved into `out` (in evaluation
+    /// order); the returned code computes the rest.
+    pub fn flatten_expr(&mut self, expr: &Expr, out: &mut Vec<Node<'_>>) -> Code {
+        if !self.expr_pauses(expr) {
+            return self.plain_code(expr);
+        }
+        let origin = expr.range();
+        match expr {
+            Expr::BoolOp(bool_op) => self.flatten_bool_op(bool_op, out),
+            Expr::If(if_expr) => {
+                let test = self.flatten_expr(&if_expr.test, out);
+                let temp = self.temp();
+                let mut body = Vec::new();
+                let value = self.flatten_expr(&if_expr.body, &mut body);
+                body.push(self.assign_line(&temp, value, origin));
+                let mut orelse = Vec::new();
+                let value = self.flatten_expr(&if_expr.orelse, &mut orelse);
+                orelse.push(self.assign_line(&temp, value, origin));
+                let id = self.id();
+                out.push(Node::If {
+                    id,
+                    test,
+                    body,
+                    orelse,
+                    origin,
+                });
+                self.temp_code(temp)
+            }
+            Expr::Compare(compare) if compare.ops.len() > 1 => self.flatten_chain(compare, out),
+            Expr::ListComp(comp) => self.flatten_comprehension(&comp.generators, ComprehensionKind::List(&comp.elt), origin, out),
+            Expr::SetComp(comp) => self.flatten_comprehension(&comp.generators, ComprehensionKind::Set(&comp.elt), origin, out),
+            Expr::DictComp(comp) => match &comp.key {
+                Some(key) => self.flatten_comprehension(
+                    &comp.generators,
+                    ComprehensionKind::Dict(key, &comp.value),
+                    origin,
+                    out,
+                ),
+                None => {
+                    self.unsupported(origin, "a dict comprehension with `**` unpacking");
+                    self.plain_code(expr)
+                }
+            },
+            Expr::Generator(_) | Expr::Lambda(_) | Expr::FString(_) | Expr::TString(_) | Expr::Await(_) | Expr::Yield(_) | Expr::YieldFrom(_) => {
+                self.unsupported(origin, "this kind of expression");
+                self.plain_code(expr)
+            }
+            _ => {
+                let children = eval_children(expr);
+                let (replacements, temps) = self.flatten_children(&children, out, origin);
+                let code = self.render(expr, &replacements, &temps);
+                if self.is_pause_call(expr) {
+                    let temp = self.temp();
+                    let id = self.id();
+                    let resume_point = self.resume_point();
+                    out.push(Node::Pause {
+                        id,
+                        resume_point,
+                        target: Some(Code {
+                            text: temp.clone(),
+                            uses: Vec::new(),
+                            defs: vec![temp.clone()],
+                        }),
+                        call: code,
+                        origin,
+                    });
+                    self.temp_code(temp)
+                } else {
+                    code
+                }
+            }
+        }
+    }
+
+    fn resume_point(&mut self) -> u32 {
+        let point = self.next_resume_point;
+        self.next_resume_point += 1;
+        point
+    }
+
+    fn temp_code(&self, temp: String) -> Code {
+        Code {
+            text: temp.clone(),
+            uses: vec![temp],
+            defs: Vec::new(),
+        }
+    }
+
+    fn assign_line(&self, target: &str, value: Code, origin: TextRange) -> Node<'static> {
+        Node::Line {
+            code: Code {
+                text: format!("{target} = {}", value.text),
+                uses: value.uses,
+                defs: vec![target.to_owned()],
+            },
+            returns: false,
+            origin,
+        }
+    }
+
+    fn flatten_bool_op(&mut self, bool_op: &ast::ExprBoolOp, out: &mut Vec<Node<'_>>) -> Code {
+        let origin = bool_op.range;
+        let temp = self.temp();
+        let mut values = bool_op.values.iter();
+        if let Some(first) = values.next() {
+            let code = self.flatten_expr(first, out);
+            out.push(self.assign_line(&temp, code, origin));
+        }
+        for value in values {
+            let mut body = Vec::new();
+            let code = self.flatten_expr(value, &mut body);
+            body.push(self.assign_line(&temp, code, origin));
+            let test = match bool_op.op {
+                BoolOp::And => temp.clone(),
+                BoolOp::Or => format!("not {temp}"),
+            };
+            let id = self.id();
+            out.push(Node::If {
+                id,
+                test: Code {
+                    text: test,
+                    uses: vec![temp.clone()],
+                    defs: Vec::new(),
+                },
+                body,
+                orelse: Vec::new(),
+                origin,
+            });
+        }
+        self.temp_code(temp)
+    }
+
+    /// `a < b < c`: each operand evaluated once, later comparisons only while the chain holds.
+    fn flatten_chain(&mut self, compare: &ast::ExprCompare, out: &mut Vec<Node<'_>>) -> Code {
+        let origin = compare.range;
+        let result = self.temp();
+        let left_code = self.flatten_expr(&compare.left, out);
+        let mut left = self.temp();
+        out.push(self.assign_line(&left, left_code, origin));
+        let mut blocks: Vec<Vec<Node<'_>>> = vec![Vec::new()];
+        for (index, (op, comparator)) in compare.ops.iter().zip(compare.comparators.iter()).enumerate() {
+            let block = blocks.last_mut().map(std::mem::take).unwrap_or_default();
+            let mut block = block;
+            let code = self.flatten_expr(comparator, &mut block);
+            let right = self.temp();
+            block.push(self.assign_line(&right, code, origin));
+            block.push(Node::Line {
+                code: Code {
+                    text: format!("{result} = {left} {} {right}", op.as_str()),
+                    uses: vec![left.clone(), right.clone()],
+                    defs: vec![result.clone()],
+                },
+                returns: false,
+                origin,
+            });
+            if let Some(last) = blocks.last_mut() {
+                *last = block;
+            }
+            if index + 1 < compare.ops.len() {
+                blocks.push(Vec::new());
+            }
+            left = right;
+        }
+        // Nest: each later block runs inside `if result:` at the end of the block before it.
+        let mut inner: Option<Vec<Node<'_>>> = None;
+        while let Some(mut block) = blocks.pop() {
+            if let Some(body) = inner.take() {
+                let id = self.id();
+                block.push(Node::If {
+                    id,
+                    test: self.temp_code(result.clone()),
+                    body,
+                    orelse: Vec::new(),
+                    origin,
+                });
+            }
+            inner = Some(block);
+        }
+        out.extend(inner.unwrap_or_default());
+        self.temp_code(result)
+    }
+
+    fn flatten_comprehension(
+        &mut self,
+        generators: &[ast::Comprehension],
+        kind: ComprehensionKind<'_>,
+        origin: TextRange,
+        out: &mut Vec<Node<'_>>,
+    ) -> Code {
+        let result = self.temp();
+        let init = match kind {
+            ComprehensionKind::List(_) => "[]",
+            ComprehensionKind::Set(_) => "set()",
+            ComprehensionKind::Dict(..) => "{}",
+        };
+        out.push(Node::Line {
+            code: Code {
+                text: format!("{result} = {init}"),
+                uses: Vec::new(),
+                defs: vec![result.clone()],
+            },
+            returns: false,
+            origin,
+        });
+        // Comprehension variables are renamed so they do not leak into the function.
+        let mut renames: Vec<(String, String)> = Vec::new();
+        let body = self.comprehension_level(generators, &kind, &result, origin, &mut renames, true, out);
+        out.extend(body);
+        self.temp_code(result)
+    }
+
+    /// One `for` (and its `if`s) of a comprehension; returns nodes to append to `out`.
+    #[allow(clippy::too_many_arguments)]
+    fn comprehension_level<'n>(
+        &mut self,
+        generators: &[ast::Comprehension],
+        kind: &ComprehensionKind<'_>,
+        result: &str,
+        origin: TextRange,
+        renames: &mut Vec<(String, String)>,
+        first: bool,
+        prelude_out: &mut Vec<Node<'n>>,
+    ) -> Vec<Node<'n>> {
+        let mut nodes = Vec::new();
+        let Some((generator, rest)) = generators.split_first() else {
+            // The element.
+            let line = match kind {
+                ComprehensionKind::List(elt) | ComprehensionKind::Set(elt) => {
+                    let code = self.flatten_renamed(elt, renames, &mut nodes);
+                    let method = if matches!(kind, ComprehensionKind::List(_)) { "append" } else { "add" };
+                    let mut uses = code.uses;
+                    uses.push(result.to_owned());
+                    Code {
+                        text: format!("{result}.{method}({})", code.text),
+                        uses,
+                        defs: code.defs,
+                    }
+                }
+                ComprehensionKind::Dict(key, value) => {
+                    let key = self.flatten_renamed(key, renames, &mut nodes);
+                    let key_temp = self.temp();
+                    nodes.push(self.assign_line(&key_temp, key, origin));
+                    let value = self.flatten_renamed(value, renames, &mut nodes);
+                    let mut uses = value.uses;
+                    uses.push(result.to_owned());
+                    uses.push(key_temp.clone());
+                    Code {
+                        text: format!("{result}[{key_temp}] = {}", value.text),
+                        uses,
+                        defs: value.defs,
+                    }
+                }
+            };
+            nodes.push(Node::Line {
+                code: line,
+                returns: false,
+                origin,
+            });
+            return nodes;
+        };
+        if generator.is_async {
+            self.unsupported(generator.range, "an `async for` comprehension");
+        }
+        // The first iterable is evaluated outside, before any renaming applies.
+        let iter = if first {
+            self.flatten_expr(&generator.iter, prelude_out)
+        } else {
+            self.flatten_renamed(&generator.iter, renames, prelude_out)
+        };
+        for (name, _) in name_uses(&generator.target).stores {
+            let fresh = format!("{}_{}", self.temp(), name);
+            renames.retain(|(old, _)| *old != name);
+            renames.push((name, fresh));
+        }
+        let target = self.flatten_renamed(&generator.target, renames, &mut Vec::new());
+        let mut body = Vec::new();
+        let mut conditions = Vec::new();
+        for condition in &generator.ifs {
+            let mut prelude = Vec::new();
+            let test = self.flatten_renamed(condition, renames, &mut prelude);
+            conditions.push((prelude, test));
+        }
+        let inner = self.comprehension_level(rest, kind, result, origin, renames, false, &mut body);
+        // Wrap the inner part in the conditions, innermost last.
+        let mut inner = {
+            let mut b = body;
+            b.extend(inner);
+            b
+        };
+        for (prelude, test) in conditions.into_iter().rev() {
+            let id = self.id();
+            let mut block = prelude;
+            block.push(Node::If {
+                id,
+                test,
+                body: inner,
+                orelse: Vec::new(),
+                origin,
+            });
+            inner = block;
+        }
+        let id = self.id();
+        let iterator_var = format!("_kappa_it{id}");
+        nodes.push(Node::For {
+            id,
+            target,
+            iter,
+            iterator_var,
+            body: inner,
+            origin,
+        });
+        nodes
+    }
+
+    /// Flattens an expression in which comprehension variables are renamed.
+    fn flatten_renamed(&mut self, expr: &Expr, renames: &[(String, String)], out: &mut Vec<Node<'_>>) -> Code {
+        if renames.is_empty() {
+            return self.flatten_expr(expr, out);
+        }
+        let renamed = |name: &str| renames.iter().find(|(old, _)| old == name).map(|(_, new)| new.clone());
+        if !self.expr_pauses(expr) {
+            // Precise: replace exactly the name nodes (also inside f-strings).
+            let names = name_uses(expr);
+            let mut replacements = Vec::new();
+            let mut new_uses = Vec::new();
+            let mut new_defs = Vec::new();
+            for (name, range) in &names.loads {
+                if let Some(new) = renamed(name) {
+                    replacements.push((*range, new.clone()));
+                    new_uses.push(new);
+                }
+            }
+            for (name, range) in &names.stores {
+                if let Some(new) = renamed(name) {
+                    replacements.push((*range, new.clone()));
+                    new_defs.push(new);
+                }
+            }
+            let mut code = self.render(expr, &replacements, &new_uses);
+            code.defs.extend(new_defs);
+            return code;
+        }
+        let before = out.len();
+        let mut code = self.flatten_expr(expr, out);
+        for node in &mut out[before..] {
+            rename_node(node, renames);
+        }
+        rename_code(&mut code, renames);
+        code
+    }
+
+    /// Lowers a block of statements.
+    pub fn lower_block<'a>(&mut self, body: &'a [Stmt]) -> Vec<Node<'a>> {
+        let mut out = Vec::new();
+        for stmt in body {
+            self.lower_stmt(stmt, &mut out);
+        }
+        out
+    }
+
+    fn lower_stmt<'a>(&mut self, stmt: &'a Stmt, out: &mut Vec<Node<'a>>) {
+        if !self.stmt_pauses(stmt) {
+            out.push(Node::Plain(stmt));
+            return;
+        }
+        let origin = stmt.range();
+        match stmt {
+            Stmt::Expr(expr_stmt) => {
+                let value = &*expr_stmt.value;
+                if self.is_pause_call(value) {
+                    let call = self.flatten_call_children(value, out);
+                    let id = self.id();
+                    let resume_point = self.resume_point();
+                    out.push(Node::Pause {
+                        id,
+                        resume_point,
+                        target: None,
+                        call,
+                        origin,
+                    });
+                } else {
+                    let code = self.flatten_expr(value, out);
+                    if !code.text.starts_with("_kappa_t") || code.text.contains(' ') {
+                        out.push(Node::Line { code, returns: false, origin });
+                    }
+                }
+            }
+            Stmt::Assign(assign) => {
+                if assign.targets.iter().any(|t| self.expr_pauses(t)) {
+                    self.unsupported(origin, "an assignment whose target contains a pause point");
+                    out.push(Node::Plain(stmt));
+                    return;
+                }
+                let target = self.targets_code(&assign.targets);
+                if self.is_pause_call(&assign.value) {
+                    let call = self.flatten_call_children(&assign.value, out);
+                    let id = self.id();
+                    let resume_point = self.resume_point();
+                    out.push(Node::Pause {
+                        id,
+                        resume_point,
+                        target: Some(target),
+                        call,
+                        origin,
+                    });
+                } else {
+                    let value = self.flatten_expr(&assign.value, out);
+                    let mut uses = value.uses;
+                    uses.extend(target.uses);
+                    let mut defs = target.defs;
+                    defs.extend(value.defs);
+                    out.push(Node::Line {
+                        code: Code {
+                            text: format!("{} = {}", target.text, value.text),
+                            uses,
+                            defs,
+                        },
+                        returns: false,
+                        origin,
+                    });
+                }
+            }
+            Stmt::AnnAssign(assign) => match &assign.value {
+                Some(value) if !self.expr_pauses(&assign.target) => {
+                    let target = self.targets_code(std::slice::from_ref(&*assign.target));
+                    let value = self.flatten_expr(value, out);
+                    let mut uses = value.uses;
+                    uses.extend(target.uses);
+                    out.push(Node::Line {
+                        code: Code {
+                            text: format!("{} = {}", target.text, value.text),
+                            uses,
+                            defs: target.defs,
+                        },
+                        returns: false,
+                        origin,
+                    });
+                }
+                _ => {
+                    self.unsupported(origin, "this annotated assignment");
+                    out.push(Node::Plain(stmt));
+                }
+            },
+            Stmt::AugAssign(assign) => self.lower_aug_assign(assign, out),
+            Stmt::Return(ret) => {
+                let Some(value) = &ret.value else {
+                    out.push(Node::Plain(stmt));
+                    return;
+                };
+                let code = self.flatten_expr(value, out);
+                out.push(Node::Line {
+                    code: Code {
+                        text: format!("return {}", code.text),
+                        uses: code.uses,
+                        defs: code.defs,
+                    },
+                    returns: true,
+                    origin,
+                });
+            }
+            Stmt::If(if_stmt) => {
+                let node = self.lower_if(&if_stmt.test, &if_stmt.body, &if_stmt.elif_else_clauses, origin, out);
+                out.push(node);
+            }
+            Stmt::While(while_stmt) => {
+                if !while_stmt.orelse.is_empty() {
+                    self.unsupported(origin, "a loop with an `else` clause");
+                    out.push(Node::Plain(stmt));
+                    return;
+                }
+                let id = self.id();
+                if self.expr_pauses(&while_stmt.test) {
+                    // `while test:` becomes `while True:` with the test (and its pause points)
+                    // at the top of the body.
+                    let mut body = Vec::new();
+                    let test = self.flatten_expr(&while_stmt.test, &mut body);
+                    let if_id = self.id();
+                    body.push(Node::If {
+                        id: if_id,
+                        test: Code {
+                            text: format!("not ({})", test.text),
+                            uses: test.uses,
+                            defs: test.defs,
+                        },
+                        body: vec![Node::Jump {
+                            jump: Jump::Break,
+                            origin,
+                        }],
+                        orelse: Vec::new(),
+                        origin,
+                    });
+                    body.extend(self.lower_block(&while_stmt.body));
+                    out.push(Node::While {
+                        id,
+                        test: Code {
+                            text: "True".to_owned(),
+                            ..Code::default()
+                        },
+                        body,
+                        origin,
+                    });
+                } else {
+                    let test = self.plain_code(&while_stmt.test);
+                    let body = self.lower_block(&while_stmt.body);
+                    out.push(Node::While { id, test, body, origin });
+                }
+            }
+            Stmt::For(for_stmt) => {
+                if !for_stmt.orelse.is_empty() || for_stmt.is_async {
+                    self.unsupported(origin, "a loop with an `else` clause or `async for`");
+                    out.push(Node::Plain(stmt));
+                    return;
+                }
+                if self.expr_pauses(&for_stmt.target) {
+                    self.unsupported(origin, "a `for` target that contains a pause point");
+                    out.push(Node::Plain(stmt));
+                    return;
+                }
+                let iter = self.flatten_expr(&for_stmt.iter, out);
+                let target = self.targets_code(std::slice::from_ref(&*for_stmt.target));
+                let body = self.lower_block(&for_stmt.body);
+                let id = self.id();
+                out.push(Node::For {
+                    id,
+                    target,
+                    iter,
+                    iterator_var: format!("_kappa_it{id}"),
+                    body,
+                    origin,
+                });
+            }
+            Stmt::Raise(raise) => {
+                let mut children: Vec<&Expr> = Vec::new();
+                children.extend(raise.exc.as_deref());
+                children.extend(raise.cause.as_deref());
+                self.generic_line(stmt, &children, out);
+            }
+            Stmt::Delete(delete) => {
+                let children: Vec<&Expr> = delete.targets.iter().collect();
+                self.generic_line(stmt, &children, out);
+            }
+            Stmt::Assert(assert) => {
+                if assert.msg.as_deref().is_some_and(|m| self.expr_pauses(m)) {
+                    self.unsupported(origin, "an `assert` message that contains a pause point");
+                    out.push(Node::Plain(stmt));
+                    return;
+                }
+                self.generic_line(stmt, &[&assert.test], out);
+            }
+            _ => {
+                self.unsupported(origin, "this statement");
+                out.push(Node::Plain(stmt));
+            }
+        }
+    }
+
+    /// A simple statement whose expression children are flattened in place.
+    fn generic_line<'a>(&mut self, stmt: &'a Stmt, children: &[&Expr], out: &mut Vec<Node<'a>>) {
+        let origin = stmt.range();
+        let (replacements, temps) = self.flatten_children(children, out, origin);
+        let mut uses = temps;
+        for child in children {
+            let names = name_uses(child);
+            uses.extend(
+                names
+                    .loads
+                    .into_iter()
+                    .filter(|(_, r)| !inside(*r, &replacements))
+                    .map(|(n, _)| n),
+            );
+        }
+        out.push(Node::Line {
+            code: Code {
+                text: self.splice(origin, &replacements),
+                uses,
+                defs: Vec::new(),
+            },
+            returns: false,
+            origin,
+        });
+    }
+
+    /// The call of a pause point with its arguments (and callee) flattened.
+    fn flatten_call_children(&mut self, call: &Expr, out: &mut Vec<Node<'_>>) -> Code {
+        let children = eval_children(call);
+        let (replacements, temps) = self.flatten_children(&children, out, call.range());
+        self.render(call, &replacements, &temps)
+    }
+
+    /// Assignment targets as code: `a = b` for several; uses are the names read by subscript
+    /// and attribute targets, defs the names bound.
+    fn targets_code(&self, targets: &[Expr]) -> Code {
+        let mut code = Code::default();
+        let mut texts = Vec::new();
+        for target in targets {
+            let mut text = self.source[target.range()].to_owned();
+            if text.contains('\n') {
+                text = format!("({text})");
+            }
+            texts.push(text);
+            let names = name_uses(target);
+            code.uses.extend(names.loads.into_iter().map(|(n, _)| n));
+            code.defs.extend(names.stores.into_iter().map(|(n, _)| n));
+        }
+        code.text = texts.join(" = ");
+        code
+    }
+
+    fn lower_if<'a>(
+        &mut self,
+        test: &Expr,
+        body: &'a [Stmt],
+        clauses: &'a [ast::ElifElseClause],
+        origin: TextRange,
+        out: &mut Vec<Node<'a>>,
+    ) -> Node<'a> {
+        let test = self.flatten_expr(test, out);
+        let body = self.lower_block(body);
+        let orelse = match clauses.split_first() {
+            None => Vec::new(),
+            Some((clause, rest)) => match &clause.test {
+                None => self.lower_block(&clause.body),
+                Some(elif_test) => {
+                    let mut block = Vec::new();
+                    let node = self.lower_if(elif_test, &clause.body, rest, clause.range, &mut block);
+                    block.push(node);
+                    block
+                }
+            },
+        };
+        let id = self.id();
+        Node::If {
+            id,
+            test,
+            body,
+            orelse,
+            origin,
+        }
+    }
+
+    fn lower_aug_assign<'a>(&mut self, assign: &'a ast::StmtAugAssign, out: &mut Vec<Node<'a>>) {
+        let origin = assign.range;
+        let op = assign.op.as_str();
+        match &*assign.target {
+            Expr::Name(name) => {
+                let value = self.flatten_expr(&assign.value, out);
+                let mut uses = value.uses;
+                uses.push(name.id.to_string());
+                out.push(Node::Line {
+                    code: Code {
+                        text: format!("{} {op}= {}", name.id, value.text),
+                        uses,
+                        defs: vec![name.id.to_string()],
+                    },
+                    returns: false,
+                    origin,
+                });
+            }
+            Expr::Attribute(attribute) if !self.expr_pauses(&attribute.value) => {
+                // Python loads the target before evaluating the value.
+                let object = self.temp();
+                let old = self.temp();
+                out.push(self.assign_line(&object, self.plain_code(&attribute.value), origin));
+                out.push(self.assign_line(
+                    &old,
+                    Code {
+                        text: format!("{object}.{}", attribute.attr),
+                        uses: vec![object.clone()],
+                        defs: Vec::new(),
+                    },
+                    origin,
+                ));
+                let value = self.flatten_expr(&assign.value, out);
+                let mut uses = value.uses;
+                uses.push(old.clone());
+                out.push(Node::Line {
+                    code: Code {
+                        text: format!("{old} {op}= {}", value.text),
+                        uses,
+                        defs: vec![old.clone()],
+                    },
+                    returns: false,
+                    origin,
+                });
+                out.push(Node::Line {
+                    code: Code {
+                        text: format!("{object}.{} = {old}", attribute.attr),
+                        uses: vec![object, old],
+                        defs: Vec::new(),
+                    },
+                    returns: false,
+                    origin,
+                });
+            }
+            Expr::Subscript(subscript) if !self.expr_pauses(&subscript.value) && !self.expr_pauses(&subscript.slice) => {
+                let object = self.temp();
+                let key = self.temp();
+                let old = self.temp();
+                out.push(self.assign_line(&object, self.plain_code(&subscript.value), origin));
+                out.push(self.assign_line(&key, self.plain_code(&subscript.slice), origin));
+                out.push(self.assign_line(
+                    &old,
+                    Code {
+                        text: format!("{object}[{key}]"),
+                        uses: vec![object.clone(), key.clone()],
+                        defs: Vec::new(),
+                    },
+                    origin,
+                ));
+                let value = self.flatten_expr(&assign.value, out);
+                let mut uses = value.uses;
+                uses.push(old.clone());
+                out.push(Node::Line {
+                    code: Code {
+                        text: format!("{old} {op}= {}", value.text),
+                        uses,
+                        defs: vec![old.clone()],
+                    },
+                    returns: false,
+                    origin,
+                });
+                out.push(Node::Line {
+                    code: Code {
+                        text: format!("{object}[{key}] = {old}"),
+                        uses: vec![object, key, old],
+                        defs: Vec::new(),
+                    },
+                    returns: false,
+                    origin,
+                });
+            }
+            _ => {
+                self.unsupported(origin, "an augmented assignment whose target contains a pause point");
+            }
+        }
+    }
+}
+
+enum ComprehensionKind<'e> {
+    List(&'e Expr),
+    Set(&'e Expr),
+    Dict(&'e Expr, &'e Expr),
+}
+
+/// Renames identifiers in generated text (only whole identifiers outside string literals;
+/// generated text holds temporaries and names, and strings are copied from the source).
+fn rename_text(text: &str, renames: &[(String, String)]) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.char_indices().peekable();
+    let mut in_string: Option<char> = None;
+    while let Some((i, c)) = chars.next() {
+        if let Some(quote) = in_string {
+            out.push(c);
+            if c == '\\' {
+                if let Some((_, next)) = chars.next() {
+                    out.push(next);
+                }
+            } else if c == quote {
+                in_string = None;
+            }
+            continue;
+        }
+        if c == '"' || c == '\'' {
+            in_string = Some(c);
+            out.push(c);
+            continue;
+        }
+        if c.is_alphabetic() || c == '_' {
+            let mut end = i + c.len_utf8();
+            while let Some(&(j, d)) = chars.peek() {
+                if d.is_alphanumeric() || d == '_' {
+                    end = j + d.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            let word = &text[i..end];
+            let preceded_by_dot = out.trim_end().ends_with('.');
+            match renames.iter().find(|(old, _)| old == word) {
+                Some((_, new)) if !preceded_by_dot => out.push_str(new),
+                _ => out.push_str(word),
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
+}
+
+fn rename_code(code: &mut Code, renames: &[(String, String)]) {
+    code.text = rename_text(&code.text, renames);
+    for name in code.uses.iter_mut().chain(code.defs.iter_mut()) {
+        if let Some((_, new)) = renames.iter().find(|(old, _)| old == name) {
+            *name = new.clone();
+        }
+    }
+}
+
+fn rename_node(node: &mut Node<'_>, renames: &[(String, String)]) {
+    match node {
+        Node::Plain(_) | Node::Jump { .. } => {}
+        Node::Line { code, .. } => rename_code(code, renames),
+        Node::Pause { target, call, .. } => {
+            if let Some(target) = target {
+                rename_code(target, renames);
+            }
+            rename_code(call, renames);
+        }
+        Node::If { test, body, orelse, .. } => {
+            rename_code(test, renames);
+            body.iter_mut().chain(orelse.iter_mut()).for_each(|n| rename_node(n, renames));
+        }
+        Node::While { test, body, .. } => {
+            rename_code(test, renames);
+            body.iter_mut().for_each(|n| rename_node(n, renames));
+        }
+        Node::For { target, iter, body, .. } => {
+            rename_code(target, renames);
+            rename_code(iter, renames);
+            body.iter_mut().for_each(|n| rename_node(n, renames));
+        }
+    }
+}
+
+/// The direct sub-expressions of an expression in the order Python evaluates them.
+fn eval_children(expr: &Expr) -> Vec<&Expr> {
+    let mut children: Vec<&Expr> = Vec::new();
+    match expr {
+        Expr::Call(call) => {
+            children.push(&call.func);
+            children.extend(call.arguments.args.iter());
+            children.extend(call.arguments.keywords.iter().map(|k| &k.value));
+        }
+        Expr::BinOp(b) => {
+            children.push(&b.left);
+            children.push(&b.right);
+        }
+        Expr::UnaryOp(u) => children.push(&u.operand),
+        Expr::Compare(c) => {
+            children.push(&c.left);
+            children.extend(c.comparators.iter());
+        }
+        Expr::Attribute(a) => children.push(&a.value),
+        Expr::Subscript(s) => {
+            children.push(&s.value);
+            children.push(&s.slice);
+        }
+        Expr::Slice(s) => {
+            children.extend(s.lower.as_deref());
+            children.extend(s.upper.as_deref());
+            children.extend(s.step.as_deref());
+        }
+        Expr::Starred(s) => children.push(&s.value),
+        Expr::Named(n) => children.push(&n.value),
+        Expr::Tuple(t) => children.extend(t.elts.iter()),
+        Expr::List(l) => children.extend(l.elts.iter()),
+        Expr::Set(s) => children.extend(s.elts.iter()),
+        Expr::Dict(d) => {
+            for item in &d.items {
+                children.extend(item.key.as_ref());
+                children.push(&item.value);
+            }
+        }
+        _ => {}
+    }
+    children
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rename_text_skips_strings_and_attributes() {
+        let renames = vec![("x".to_owned(), "_kappa_t1_x".to_owned())];
+        assert_eq!(
+            rename_text("f(x, 'x', o.x, x1)", &renames),
+            "f(_kappa_t1_x, 'x', o.x, x1)"
+        );
+    }
+}
