@@ -5,6 +5,7 @@
 //! [`diagnostics`], [`render`]). [`check`] drives it for `kappac check`.
 
 pub mod analyze;
+pub mod build;
 pub mod check;
 pub mod codes;
 mod compile_errors;

@@ -20,6 +20,8 @@ Examples:
   kappac check examples/fib               check an app (its handler.py and helper modules)
   kappac check app/handler.py --format json
   kappac check apps/* --format github     annotate a GitHub Actions run
+  kappac emit examples/fib/handler.py     print the transformed handler
+  kappac build examples/fib               bundle it into ./build/fib
   kappac explain K030                     what a diagnostic means and how to fix it
   kappac explain --list                   every diagnostic code";
 
@@ -71,6 +73,30 @@ Example:
         #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
         target_version: TargetVersion,
     },
+    /// Compile an app into a bundle that runs on any CPython 3.9+
+    #[command(after_help = "\
+The bundle holds the transformed handler.py, the app's other files (minus .kappaignore
+matches), the runtime package rt/ and kappa-manifest.json. It is written to a temporary
+directory and renamed into place, so a failed build leaves nothing behind.
+
+Exit status: 0 built, 1 the app has errors (nothing written), 2 usage or I/O error.
+
+Example:
+  kappac build examples/fib               writes ./build/fib
+  kappac build examples/fib -o /tmp/fib --zip")]
+    Build {
+        /// The app directory (it holds handler.py)
+        app: PathBuf,
+        /// Output directory [default: ./build/<app name>]
+        #[arg(short, long)]
+        out: Option<PathBuf>,
+        /// Also write <out>.zip, ready to deploy
+        #[arg(long)]
+        zip: bool,
+        /// Oldest Python version the compiled app must run on (3.9 to 3.14)
+        #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
+        target_version: TargetVersion,
+    },
     /// Explain a diagnostic code: what it finds, why, and how to fix it
     Explain {
         /// The code (K030) or rule name (pause-in-try)
@@ -96,6 +122,12 @@ fn main() -> ExitCode {
             path,
             target_version,
         } => emit(&path, target_version),
+        Command::Build {
+            app,
+            out,
+            zip,
+            target_version,
+        } => build(&app, out, zip, target_version),
     }
 }
 
@@ -154,6 +186,43 @@ fn check(
     }
 }
 
+fn build(app: &std::path::Path, out: Option<PathBuf>, zip: bool, target: TargetVersion) -> ExitCode {
+    let out = out.unwrap_or_else(|| kappac::build::default_output(app));
+    match kappac::build::build(app, &out, CheckOptions { target }, zip) {
+        Ok(bundle) => {
+            eprintln!(
+                "built `{}`: {} files, {} resume points{}",
+                bundle.dir.display(),
+                bundle.files,
+                bundle.resume_points,
+                bundle
+                    .zip
+                    .map(|z| format!(", and `{}`", z.display()))
+                    .unwrap_or_default()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(kappac::build::BuildError::Io(message)) => {
+            eprintln!("error: {message}");
+            ExitCode::from(2)
+        }
+        Err(kappac::build::BuildError::Diagnostics(reports)) => {
+            let mut stderr = StandardStream::stderr(stderr_color());
+            let _ = render::human(&reports, &mut stderr);
+            let _ = writeln!(stderr, "error: `{}` has errors; nothing was built", app.display());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn stderr_color() -> ColorChoice {
+    if std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal() {
+        ColorChoice::Auto
+    } else {
+        ColorChoice::Never
+    }
+}
+
 fn emit(path: &std::path::Path, target: TargetVersion) -> ExitCode {
     let handler = if path.is_dir() {
         path.join("handler.py")
@@ -178,12 +247,7 @@ fn emit(path: &std::path::Path, target: TargetVersion) -> ExitCode {
         }
         Err(diagnostics) => {
             let report = FileReport { file, diagnostics };
-            let color = if std::env::var_os("NO_COLOR").is_none() && std::io::stderr().is_terminal() {
-                ColorChoice::Auto
-            } else {
-                ColorChoice::Never
-            };
-            let mut stderr = StandardStream::stderr(color);
+            let mut stderr = StandardStream::stderr(stderr_color());
             let _ = render::human(std::slice::from_ref(&report), &mut stderr);
             let _ = writeln!(stderr, "error: `{}` was not transformed", handler.display());
             ExitCode::from(1)

@@ -11,6 +11,7 @@ use crate::diagnostics::{Diagnostic, Severity};
 use crate::source::SourceFile;
 
 /// The diagnostics found in one file, in the order renderers print them.
+#[derive(Debug)]
 pub struct FileReport {
     pub file: SourceFile,
     pub diagnostics: Vec<Diagnostic>,

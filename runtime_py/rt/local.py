@@ -12,6 +12,10 @@ class TaskFailed(Exception):
     """The first task failed; the original exception is the cause."""
 
 
+class CheckpointError(Exception):
+    """A live value cannot be saved."""
+
+
 class Deadlock(Exception):
     """No task can run, but the run is not finished."""
 
@@ -50,6 +54,8 @@ class Scheduler:
         self.next_task = 0
         self.next_queue = 0
         self.calls_applied = collections.Counter()
+        self.tasks_spawned = 0
+        self.objects_enqueued = 0
 
     # -- running --------------------------------------------------------------------------
 
@@ -70,6 +76,40 @@ class Scheduler:
         if main.error is not None:
             raise main.error
         return main.result
+
+    def step_call(self):
+        """Steps until one more coordinator call has been applied or the run has finished.
+        Returns True when the run has finished."""
+        applied = sum(self.calls_applied.values())
+        while not self.step():
+            if sum(self.calls_applied.values()) > applied:
+                return False
+        return True
+
+    def checkpoint(self):
+        """The whole run's state as bytes. A value that cannot be pickled is named: the task,
+        the paused function and the variable."""
+        import pickle
+
+        try:
+            return pickle.dumps(self, protocol=pickle.HIGHEST_PROTOCOL)
+        except Exception as error:
+            raise CheckpointError(self._find_unpicklable() or str(error)) from error
+
+    def _find_unpicklable(self):
+        import pickle
+
+        for task in self.tasks.values():
+            for frame in task.frames or ():
+                for name, value in frame.variables.items():
+                    try:
+                        pickle.dumps(value)
+                    except Exception as error:
+                        function = getattr(frame.continuation, "__qualname__", "?")
+                        what = "the iterator of a `for` loop" if name.startswith("_kappa_it") else "variable `%s`" % name
+                        return "cannot checkpoint task %d: %s (a %s) in %s is live across a pause point and cannot be pickled: %s" % (
+                            task.id, what, type(value).__name__, function, error)
+        return None
 
     def step(self):
         """Runs one task until its next coordinator call and applies that call. Returns True
@@ -185,6 +225,7 @@ class Scheduler:
                     pending = why[2]
                     while pending and (limit <= 0 or len(queue) < limit):
                         queue.append(pending.pop(0))
+                        self.objects_enqueued += 1
                         progress = True
                     if not pending:
                         del self.blocked[task_id]
@@ -204,6 +245,8 @@ class Scheduler:
 
     def _new_task(self, f, args, awaits=(), name=None):
         task = Task(self.next_task, (f, tuple(args)), name)
+        if self.next_task > 0:
+            self.tasks_spawned += 1
         self.next_task += 1
         self.tasks[task.id] = task
         inputs = [a for a in args if isinstance(a, Future)] + list(awaits)
