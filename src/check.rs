@@ -32,6 +32,11 @@ pub fn check_handler_source(file: &SourceFile, options: CheckOptions) -> Vec<Dia
     let mut diagnostics = parsed.diagnostics.clone();
     let analysis = Analysis::new(parsed.module());
     diagnostics.extend(analysis.diagnostics(file));
+    diagnostics.extend(crate::transform::unsupported_positions(
+        file,
+        parsed.module(),
+        &analysis,
+    ));
     diagnostics::sort(&mut diagnostics);
     diagnostics
 }

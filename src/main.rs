@@ -186,7 +186,12 @@ fn check(
     }
 }
 
-fn build(app: &std::path::Path, out: Option<PathBuf>, zip: bool, target: TargetVersion) -> ExitCode {
+fn build(
+    app: &std::path::Path,
+    out: Option<PathBuf>,
+    zip: bool,
+    target: TargetVersion,
+) -> ExitCode {
     let out = out.unwrap_or_else(|| kappac::build::default_output(app));
     match kappac::build::build(app, &out, CheckOptions { target }, zip) {
         Ok(bundle) => {
@@ -209,7 +214,11 @@ fn build(app: &std::path::Path, out: Option<PathBuf>, zip: bool, target: TargetV
         Err(kappac::build::BuildError::Diagnostics(reports)) => {
             let mut stderr = StandardStream::stderr(stderr_color());
             let _ = render::human(&reports, &mut stderr);
-            let _ = writeln!(stderr, "error: `{}` has errors; nothing was built", app.display());
+            let _ = writeln!(
+                stderr,
+                "error: `{}` has errors; nothing was built",
+                app.display()
+            );
             ExitCode::from(1)
         }
     }

@@ -119,7 +119,8 @@ class Request:
 
 def _call(kind, *args):
     """Makes a coordinator call: unwinds to whoever runs the task, which answers it and resumes
-    the task with the answer as this call's outcome."""
+    the task with the answer as this call's outcome. The answer *is* the API function's return
+    value: nothing after `_call` runs on resume, so API functions only ever return `_call(...)`."""
     raise Unwind(Request(kind, *args))
 
 
@@ -213,7 +214,7 @@ def create_queue(max_size=0, *, maxsize=None):
     """A new queue holding at most `max_size` objects (0: unbounded)."""
     if maxsize is not None:
         max_size = maxsize
-    return _call("create_queues", int(max_size), 1)[0]
+    return _call("create_queues", int(max_size), None)
 
 
 def create_queues(max_size=0, copies=1, *, maxsize=None):

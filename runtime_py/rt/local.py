@@ -105,7 +105,9 @@ class Scheduler:
                     try:
                         pickle.dumps(value)
                     except Exception as error:
-                        function = getattr(frame.continuation, "__qualname__", "?")
+                        function = getattr(frame.continuation, "__name__", "?")
+                        # `_kappa_<function>_c<n>` is the continuation of `<function>`.
+                        function = "`%s`" % function[len("_kappa_"):].rsplit("_c", 1)[0]
                         what = "the iterator of a `for` loop" if name.startswith("_kappa_it") else "variable `%s`" % name
                         return "cannot checkpoint task %d: %s (a %s) in %s is live across a pause point and cannot be pickled: %s" % (
                             task.id, what, type(value).__name__, function, error)
@@ -177,13 +179,14 @@ class Scheduler:
         self._block(task, ("wait", [future]))
 
     def _call_create_queues(self, task, max_size, copies):
+        """`copies` is None for `create_queue` (one queue), a count for `create_queues`."""
         queues = []
-        for _ in range(copies):
+        for _ in range(1 if copies is None else copies):
             self.next_queue += 1
             self.queues[self.next_queue] = collections.deque()
             self.queue_limits[self.next_queue] = max_size
             queues.append(Queue(self.next_queue))
-        self._answer(task, queues)
+        self._answer(task, queues[0] if copies is None else queues)
 
     def _call_enqueue(self, task, queue, objs):
         self._block(task, ("enqueue", queue.queue, list(objs)))

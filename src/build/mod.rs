@@ -19,7 +19,10 @@ use crate::transform::{compile_handler, emit::ResumePoint};
 
 /// The runtime package, embedded in the binary.
 pub const RUNTIME_FILES: &[(&str, &str)] = &[
-    ("rt/__init__.py", include_str!("../../runtime_py/rt/__init__.py")),
+    (
+        "rt/__init__.py",
+        include_str!("../../runtime_py/rt/__init__.py"),
+    ),
     ("rt/local.py", include_str!("../../runtime_py/rt/local.py")),
 ];
 
@@ -63,7 +66,12 @@ pub fn default_output(app: &Path) -> PathBuf {
     PathBuf::from("build").join(name)
 }
 
-pub fn build(app: &Path, out: &Path, options: CheckOptions, zip: bool) -> Result<Bundle, BuildError> {
+pub fn build(
+    app: &Path,
+    out: &Path,
+    options: CheckOptions,
+    zip: bool,
+) -> Result<Bundle, BuildError> {
     let handler_path = app.join("handler.py");
     if !handler_path.is_file() {
         return Err(BuildError::Io(format!(
@@ -86,7 +94,12 @@ pub fn build(app: &Path, out: &Path, options: CheckOptions, zip: bool) -> Result
         .map_err(|e| BuildError::Io(format!("cannot read `{}`: {e}", handler_path.display())))?;
     let transformed = match compile_handler(&file, options) {
         Ok(transformed) => transformed,
-        Err(diagnostics) => return Err(BuildError::Diagnostics(vec![FileReport { file, diagnostics }])),
+        Err(diagnostics) => {
+            return Err(BuildError::Diagnostics(vec![FileReport {
+                file,
+                diagnostics,
+            }]))
+        }
     };
 
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
@@ -146,9 +159,15 @@ fn write_atomically(out: &Path, entries: &[(String, Vec<u8>)]) -> Result<(), Bui
     let io = |what: &str, path: &Path, e: std::io::Error| {
         BuildError::Io(format!("cannot {what} `{}`: {e}", path.display()))
     };
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let parent = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
     std::fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let name = out
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
     let temp = parent.join(format!(".{name}.kappac-tmp-{}", std::process::id()));
     if temp.exists() {
         std::fs::remove_dir_all(&temp).map_err(|e| io("remove", &temp, e))?;
@@ -196,7 +215,8 @@ fn app_files(app: &Path, out: &Path) -> Result<Vec<(String, PathBuf)>, BuildErro
     let walker = WalkDir::new(app).follow_links(true).sort_by_file_name();
     let mut iter = walker.into_iter();
     while let Some(entry) = iter.next() {
-        let entry = entry.map_err(|e| BuildError::Io(format!("cannot list `{}`: {e}", app.display())))?;
+        let entry =
+            entry.map_err(|e| BuildError::Io(format!("cannot list `{}`: {e}", app.display())))?;
         if entry.depth() == 0 {
             continue;
         }
@@ -212,8 +232,12 @@ fn app_files(app: &Path, out: &Path) -> Result<Vec<(String, PathBuf)>, BuildErro
             || name == "__pycache__"
             || name.ends_with(".pyc")
             || (entry.depth() == 1 && (relative == "handler.py" || relative == "build"))
-            || out_canonical.as_ref().is_some_and(|o| entry.path().canonicalize().ok().as_ref() == Some(o))
-            || ignore.iter().any(|pattern| ignored(pattern, &relative, is_dir));
+            || out_canonical
+                .as_ref()
+                .is_some_and(|o| entry.path().canonicalize().ok().as_ref() == Some(o))
+            || ignore
+                .iter()
+                .any(|pattern| ignored(pattern, &relative, is_dir));
         if skip {
             if is_dir {
                 iter.skip_current_dir();
@@ -243,7 +267,10 @@ fn ignored(pattern: &str, relative: &str, is_dir: bool) -> bool {
     if pattern.contains('/') {
         return glob(pattern, relative);
     }
-    relative.rsplit('/').next().is_some_and(|name| glob(pattern, name))
+    relative
+        .rsplit('/')
+        .next()
+        .is_some_and(|name| glob(pattern, name))
 }
 
 fn glob(pattern: &str, text: &str) -> bool {
@@ -252,7 +279,9 @@ fn glob(pattern: &str, text: &str) -> bool {
     let (mut pi, mut ti) = (0, 0);
     let (mut star, mut mark) = (None, 0);
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) && t[ti] != '/' || (pi < p.len() && p[pi] == t[ti]) {
+        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) && t[ti] != '/'
+            || (pi < p.len() && p[pi] == t[ti])
+        {
             pi += 1;
             ti += 1;
         } else if pi < p.len() && p[pi] == '*' {

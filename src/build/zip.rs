@@ -16,7 +16,12 @@ fn crc32(data: &[u8]) -> u32 {
 
 /// Writes a ZIP archive of `(path inside the archive, contents)` entries.
 pub fn write_zip(out: &mut impl Write, entries: &[(String, Vec<u8>)]) -> io::Result<()> {
-    let too_big = || io::Error::new(io::ErrorKind::InvalidInput, "bundle too large for a ZIP32 archive");
+    let too_big = || {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "bundle too large for a ZIP32 archive",
+        )
+    };
     let mut central = Vec::new();
     let mut offset: u32 = 0;
     // 1980-01-01 00:00: a fixed timestamp keeps archives reproducible.

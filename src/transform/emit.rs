@@ -60,14 +60,7 @@ impl<'s> Output<'s> {
         if text.is_empty() {
             return;
         }
-        if !self.text.is_empty() && !self.text.ends_with('\n') {
-            // Continuing a partial line: nothing to record until it ends.
-        }
-        let first_line = self.origin_line(range.start());
-        for (index, _) in text.match_indices('\n') {
-            let _ = index;
-        }
-        let mut line = first_line;
+        let mut line = self.origin_line(range.start());
         for c in text.chars() {
             self.text.push(c);
             if c == '\n' {
@@ -91,12 +84,20 @@ impl<'s> Output<'s> {
 
     /// Copies a statement (or header) verbatim at `depth`, re-indenting the lines that begin
     /// at its original indentation and replacing the given single-line ranges.
-    pub fn verbatim(&mut self, range: TextRange, depth: usize, replacements: &[(TextRange, String)]) {
+    pub fn verbatim(
+        &mut self,
+        range: TextRange,
+        depth: usize,
+        replacements: &[(TextRange, String)],
+    ) {
         let source = &self.file.text;
         let start = usize::from(range.start());
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
         let prefix = &source[line_start..start];
-        let original_indent = prefix.chars().all(|c| c == ' ' || c == '\t').then(|| prefix.to_owned());
+        let original_indent = prefix
+            .chars()
+            .all(|c| c == ' ' || c == '\t')
+            .then(|| prefix.to_owned());
         let new_indent = self.indent(depth);
         let end = usize::from(range.end());
         let mut at = start;
@@ -224,7 +225,11 @@ pub struct FunctionEmitter<'o, 's, 'p> {
 }
 
 impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
-    pub fn new(out: &'o mut Output<'s>, plan: &'p FunctionPlan<'p>, liveness: &'p Liveness) -> Self {
+    pub fn new(
+        out: &'o mut Output<'s>,
+        plan: &'p FunctionPlan<'p>,
+        liveness: &'p Liveness,
+    ) -> Self {
         FunctionEmitter {
             out,
             names: Names { plan },
@@ -236,7 +241,10 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
     /// Emits the function in its normal shape, then its continuations, at `depth`.
     pub fn emit(&mut self, body: &[Node<'_>], depth: usize) {
         let def = self.names.plan.def;
-        let header_end = def.body.first().map_or(def.range.end(), |s| s.range().start());
+        let header_end = def
+            .body
+            .first()
+            .map_or(def.range.end(), |s| s.range().start());
         let header = trim_header(&self.out.file.text, def.range.start(), header_end);
         self.out.verbatim(header, depth, &[]);
         let normal = Rewrite {
@@ -254,7 +262,8 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
     /// A block in normal form.
     fn block(&mut self, nodes: &[Node<'_>], depth: usize, rewrite: Rewrite) {
         if nodes.is_empty() {
-            self.out.line(depth, "pass", self.names.plan.def.range.start());
+            self.out
+                .line(depth, "pass", self.names.plan.def.range.start());
         }
         for node in nodes {
             self.node(node, depth, rewrite);
@@ -264,7 +273,11 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
     fn node(&mut self, node: &Node<'_>, depth: usize, rewrite: Rewrite) {
         match node {
             Node::Plain(stmt) => self.plain(stmt, depth, rewrite),
-            Node::Line { code, returns, origin } => {
+            Node::Line {
+                code,
+                returns,
+                origin,
+            } => {
                 let text = if *returns && rewrite.in_init_continuation {
                     self.init_return()
                 } else {
@@ -290,7 +303,8 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                     None => call.text.clone(),
                 };
                 self.out.line(depth + 1, &statement, at);
-                self.out.line(depth, "except _kappa_rt.Unwind as _kappa_u:", at);
+                self.out
+                    .line(depth, "except _kappa_rt.Unwind as _kappa_u:", at);
                 let live = self.liveness.at_pause.get(id).cloned().unwrap_or_default();
                 let receiver = self
                     .names
@@ -327,7 +341,14 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
             } => {
                 let at = self.origin(*origin);
                 self.out.line(depth, &format!("while {}:", test.text), at);
-                self.block(body, depth + 1, Rewrite { moved_loop: None, ..rewrite });
+                self.block(
+                    body,
+                    depth + 1,
+                    Rewrite {
+                        moved_loop: None,
+                        ..rewrite
+                    },
+                );
             }
             Node::For {
                 target,
@@ -345,10 +366,28 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
         }
     }
 
-    fn for_loop(&mut self, target: &Code, iterator_var: &str, body: &[Node<'_>], depth: usize, rewrite: Rewrite, at: TextSize) {
-        self.out
-            .line(depth, &format!("for {} in {iterator_var}:", target.text), at);
-        self.block(body, depth + 1, Rewrite { moved_loop: None, ..rewrite });
+    fn for_loop(
+        &mut self,
+        target: &Code,
+        iterator_var: &str,
+        body: &[Node<'_>],
+        depth: usize,
+        rewrite: Rewrite,
+        at: TextSize,
+    ) {
+        self.out.line(
+            depth,
+            &format!("for {} in {iterator_var}:", target.text),
+            at,
+        );
+        self.block(
+            body,
+            depth + 1,
+            Rewrite {
+                moved_loop: None,
+                ..rewrite
+            },
+        );
     }
 
     fn init_return(&self) -> String {
@@ -387,7 +426,13 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
     }
 
     /// Emits the continuation functions of every node in `nodes` (recursively).
-    fn continuations(&mut self, nodes: &[Node<'_>], depth: usize, end: BlockEnd, loop_id: Option<NodeId>) {
+    fn continuations(
+        &mut self,
+        nodes: &[Node<'_>],
+        depth: usize,
+        end: BlockEnd,
+        loop_id: Option<NodeId>,
+    ) {
         for (index, node) in nodes.iter().enumerate() {
             let Some(id) = node.id() else { continue };
             let at = self.origin(node_origin(node));
@@ -433,8 +478,16 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                     let head = self.liveness.head.get(&id).cloned().unwrap_or_default();
                     self.function_header(depth, 'n', id, "_kappa_v", at);
                     self.bind(&head, depth + 1, at);
-                    self.out.line(depth + 1, &format!("while {}:", test.text), at);
-                    self.block(body, depth + 2, Rewrite { moved_loop: None, ..rewrite });
+                    self.out
+                        .line(depth + 1, &format!("while {}:", test.text), at);
+                    self.block(
+                        body,
+                        depth + 2,
+                        Rewrite {
+                            moved_loop: None,
+                            ..rewrite
+                        },
+                    );
                     let tail = self.names.tail_call('r', id);
                     self.out.line(depth + 1, &tail, at);
                     self.continuations(body, depth, BlockEnd::LoopNext(id), Some(id));
@@ -458,7 +511,14 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
         }
     }
 
-    fn function_header(&mut self, depth: usize, kind: char, id: NodeId, params: &str, at: TextSize) {
+    fn function_header(
+        &mut self,
+        depth: usize,
+        kind: char,
+        id: NodeId,
+        params: &str,
+        at: TextSize,
+    ) {
         let header = format!(
             "def {}({}):",
             self.names.def_name(kind, id),
@@ -473,19 +533,32 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
             if Some(name) == self.names.plan.receiver.as_ref() {
                 continue;
             }
-            self.out
-                .line(depth, &format!("if {name:?} in _kappa_v: {name} = _kappa_v[{name:?}]"), at);
+            self.out.line(
+                depth,
+                &format!("if {name:?} in _kappa_v: {name} = _kappa_v[{name:?}]"),
+                at,
+            );
         }
     }
 
     /// The code after node `index` of a block: up to and including the next node that can
     /// pause, then a tail call to that node's rest; or the block's end.
-    fn rest(&mut self, nodes: &[Node<'_>], index: usize, depth: usize, end: BlockEnd, rewrite: Rewrite) {
+    fn rest(
+        &mut self,
+        nodes: &[Node<'_>],
+        index: usize,
+        depth: usize,
+        end: BlockEnd,
+        rewrite: Rewrite,
+    ) {
         for node in &nodes[index + 1..] {
             self.node(node, depth, rewrite);
             if let Some(next) = node.id() {
                 let tail = self.names.tail_call('r', next);
                 self.out.line(depth, &tail, self.origin(node_origin(node)));
+                return;
+            }
+            if ends_control_flow(node) {
                 return;
             }
         }
@@ -497,6 +570,19 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
             BlockEnd::LoopNext(id) => self.names.tail_call('n', id),
         };
         self.out.line(depth, &text, at);
+    }
+}
+
+/// A node after which nothing in its block runs.
+fn ends_control_flow(node: &Node<'_>) -> bool {
+    match node {
+        Node::Line { returns, .. } => *returns,
+        Node::Jump { .. } => true,
+        Node::Plain(stmt) => matches!(
+            stmt,
+            Stmt::Return(_) | Stmt::Raise(_) | Stmt::Break(_) | Stmt::Continue(_)
+        ),
+        _ => false,
     }
 }
 

@@ -42,7 +42,11 @@ impl<'a> Visitor<'a> for PauseFinder<'_> {
         }
         match expr {
             Expr::Lambda(_) => {}
-            Expr::Call(call) if self.pause_calls.contains(&(call.range().start(), call.range().end())) => {
+            Expr::Call(call)
+                if self
+                    .pause_calls
+                    .contains(&(call.range().start(), call.range().end())) =>
+            {
                 self.found = true;
             }
             _ => visitor::walk_expr(self, expr),
@@ -279,7 +283,13 @@ impl<'s> Lowerer<'s> {
         let mut replacements = Vec::new();
         let mut temps = Vec::new();
         for d in done.into_iter().filter(|d| d.changed) {
-            temps.extend(d.code.uses.iter().filter(|u| u.starts_with("_kappa_")).cloned());
+            temps.extend(
+                d.code
+                    .uses
+                    .iter()
+                    .filter(|u| u.starts_with("_kappa_"))
+                    .cloned(),
+            );
             replacements.push((d.range, d.code.text));
         }
         (replacements, temps)
@@ -314,8 +324,18 @@ impl<'s> Lowerer<'s> {
                 self.temp_code(temp)
             }
             Expr::Compare(compare) if compare.ops.len() > 1 => self.flatten_chain(compare, out),
-            Expr::ListComp(comp) => self.flatten_comprehension(&comp.generators, ComprehensionKind::List(&comp.elt), origin, out),
-            Expr::SetComp(comp) => self.flatten_comprehension(&comp.generators, ComprehensionKind::Set(&comp.elt), origin, out),
+            Expr::ListComp(comp) => self.flatten_comprehension(
+                &comp.generators,
+                ComprehensionKind::List(&comp.elt),
+                origin,
+                out,
+            ),
+            Expr::SetComp(comp) => self.flatten_comprehension(
+                &comp.generators,
+                ComprehensionKind::Set(&comp.elt),
+                origin,
+                out,
+            ),
             Expr::DictComp(comp) => match &comp.key {
                 Some(key) => self.flatten_comprehension(
                     &comp.generators,
@@ -328,8 +348,14 @@ impl<'s> Lowerer<'s> {
                     self.plain_code(expr)
                 }
             },
-            Expr::Generator(_) | Expr::Lambda(_) | Expr::FString(_) | Expr::TString(_) | Expr::Await(_) | Expr::Yield(_) | Expr::YieldFrom(_) => {
-                self.unsupported(origin, "this kind of expression");
+            // Reported by `check`: K033 (generator expressions), K032 (lambdas), K020/K021.
+            Expr::Generator(_)
+            | Expr::Lambda(_)
+            | Expr::Await(_)
+            | Expr::Yield(_)
+            | Expr::YieldFrom(_) => self.plain_code(expr),
+            Expr::FString(_) | Expr::TString(_) => {
+                self.unsupported(origin, "an f-string");
                 self.plain_code(expr)
             }
             _ => {
@@ -425,7 +451,12 @@ impl<'s> Lowerer<'s> {
         let mut left = self.temp();
         out.push(self.assign_line(&left, left_code, origin));
         let mut blocks: Vec<Vec<Node<'_>>> = vec![Vec::new()];
-        for (index, (op, comparator)) in compare.ops.iter().zip(compare.comparators.iter()).enumerate() {
+        for (index, (op, comparator)) in compare
+            .ops
+            .iter()
+            .zip(compare.comparators.iter())
+            .enumerate()
+        {
             let block = blocks.last_mut().map(std::mem::take).unwrap_or_default();
             let mut block = block;
             let code = self.flatten_expr(comparator, &mut block);
@@ -491,7 +522,8 @@ impl<'s> Lowerer<'s> {
         });
         // Comprehension variables are renamed so they do not leak into the function.
         let mut renames: Vec<(String, String)> = Vec::new();
-        let body = self.comprehension_level(generators, &kind, &result, origin, &mut renames, true, out);
+        let body =
+            self.comprehension_level(generators, &kind, &result, origin, &mut renames, true, out);
         out.extend(body);
         self.temp_code(result)
     }
@@ -514,7 +546,11 @@ impl<'s> Lowerer<'s> {
             let line = match kind {
                 ComprehensionKind::List(elt) | ComprehensionKind::Set(elt) => {
                     let code = self.flatten_renamed(elt, renames, &mut nodes);
-                    let method = if matches!(kind, ComprehensionKind::List(_)) { "append" } else { "add" };
+                    let method = if matches!(kind, ComprehensionKind::List(_)) {
+                        "append"
+                    } else {
+                        "add"
+                    };
                     let mut uses = code.uses;
                     uses.push(result.to_owned());
                     Code {
@@ -600,11 +636,21 @@ impl<'s> Lowerer<'s> {
     }
 
     /// Flattens an expression in which comprehension variables are renamed.
-    fn flatten_renamed(&mut self, expr: &Expr, renames: &[(String, String)], out: &mut Vec<Node<'_>>) -> Code {
+    fn flatten_renamed(
+        &mut self,
+        expr: &Expr,
+        renames: &[(String, String)],
+        out: &mut Vec<Node<'_>>,
+    ) -> Code {
         if renames.is_empty() {
             return self.flatten_expr(expr, out);
         }
-        let renamed = |name: &str| renames.iter().find(|(old, _)| old == name).map(|(_, new)| new.clone());
+        let renamed = |name: &str| {
+            renames
+                .iter()
+                .find(|(old, _)| old == name)
+                .map(|(_, new)| new.clone())
+        };
         if !self.expr_pauses(expr) {
             // Precise: replace exactly the name nodes (also inside f-strings).
             let names = name_uses(expr);
@@ -668,7 +714,11 @@ impl<'s> Lowerer<'s> {
                 } else {
                     let code = self.flatten_expr(value, out);
                     if !code.text.starts_with("_kappa_t") || code.text.contains(' ') {
-                        out.push(Node::Line { code, returns: false, origin });
+                        out.push(Node::Line {
+                            code,
+                            returns: false,
+                            origin,
+                        });
                     }
                 }
             }
@@ -746,12 +796,18 @@ impl<'s> Lowerer<'s> {
                 });
             }
             Stmt::If(if_stmt) => {
-                let node = self.lower_if(&if_stmt.test, &if_stmt.body, &if_stmt.elif_else_clauses, origin, out);
+                let node = self.lower_if(
+                    &if_stmt.test,
+                    &if_stmt.body,
+                    &if_stmt.elif_else_clauses,
+                    origin,
+                    out,
+                );
                 out.push(node);
             }
             Stmt::While(while_stmt) => {
                 if !while_stmt.orelse.is_empty() {
-                    self.unsupported(origin, "a loop with an `else` clause");
+                    // Reported by `check` as K034.
                     out.push(Node::Plain(stmt));
                     return;
                 }
@@ -789,12 +845,17 @@ impl<'s> Lowerer<'s> {
                 } else {
                     let test = self.plain_code(&while_stmt.test);
                     let body = self.lower_block(&while_stmt.body);
-                    out.push(Node::While { id, test, body, origin });
+                    out.push(Node::While {
+                        id,
+                        test,
+                        body,
+                        origin,
+                    });
                 }
             }
             Stmt::For(for_stmt) => {
                 if !for_stmt.orelse.is_empty() || for_stmt.is_async {
-                    self.unsupported(origin, "a loop with an `else` clause or `async for`");
+                    // Reported by `check` as K034 (loop `else`) or K021 (`async`).
                     out.push(Node::Plain(stmt));
                     return;
                 }
@@ -833,6 +894,19 @@ impl<'s> Lowerer<'s> {
                     return;
                 }
                 self.generic_line(stmt, &[&assert.test], out);
+            }
+            // Reported by `check` as K030 / K031.
+            Stmt::Try(_) | Stmt::With(_) => out.push(Node::Plain(stmt)),
+            Stmt::Match(_) => {
+                self.unsupported(origin, "a `match` statement");
+                out.push(Node::Plain(stmt));
+            }
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {
+                self.unsupported(
+                    origin,
+                    "the decorators, defaults or bases of a nested definition",
+                );
+                out.push(Node::Plain(stmt));
             }
             _ => {
                 self.unsupported(origin, "this statement");
@@ -909,7 +983,8 @@ impl<'s> Lowerer<'s> {
                 None => self.lower_block(&clause.body),
                 Some(elif_test) => {
                     let mut block = Vec::new();
-                    let node = self.lower_if(elif_test, &clause.body, rest, clause.range, &mut block);
+                    let node =
+                        self.lower_if(elif_test, &clause.body, rest, clause.range, &mut block);
                     block.push(node);
                     block
                 }
@@ -979,7 +1054,9 @@ impl<'s> Lowerer<'s> {
                     origin,
                 });
             }
-            Expr::Subscript(subscript) if !self.expr_pauses(&subscript.value) && !self.expr_pauses(&subscript.slice) => {
+            Expr::Subscript(subscript)
+                if !self.expr_pauses(&subscript.value) && !self.expr_pauses(&subscript.slice) =>
+            {
                 let object = self.temp();
                 let key = self.temp();
                 let old = self.temp();
@@ -1017,7 +1094,10 @@ impl<'s> Lowerer<'s> {
                 });
             }
             _ => {
-                self.unsupported(origin, "an augmented assignment whose target contains a pause point");
+                self.unsupported(
+                    origin,
+                    "an augmented assignment whose target contains a pause point",
+                );
             }
         }
     }
@@ -1094,15 +1174,21 @@ fn rename_node(node: &mut Node<'_>, renames: &[(String, String)]) {
             }
             rename_code(call, renames);
         }
-        Node::If { test, body, orelse, .. } => {
+        Node::If {
+            test, body, orelse, ..
+        } => {
             rename_code(test, renames);
-            body.iter_mut().chain(orelse.iter_mut()).for_each(|n| rename_node(n, renames));
+            body.iter_mut()
+                .chain(orelse.iter_mut())
+                .for_each(|n| rename_node(n, renames));
         }
         Node::While { test, body, .. } => {
             rename_code(test, renames);
             body.iter_mut().for_each(|n| rename_node(n, renames));
         }
-        Node::For { target, iter, body, .. } => {
+        Node::For {
+            target, iter, body, ..
+        } => {
             rename_code(target, renames);
             rename_code(iter, renames);
             body.iter_mut().for_each(|n| rename_node(n, renames));

@@ -41,18 +41,15 @@ pub fn transform(
     parsed: &Parsed<ModModule>,
     analysis: &Analysis<'_>,
 ) -> Result<Transformed, Vec<Diagnostic>> {
-    let pause_calls: FxHashSet<(TextSize, TextSize)> = analysis
-        .calls
-        .sites
-        .iter()
-        .enumerate()
-        .filter(|(i, _)| analysis.can_pause.is_pause_point(*i))
-        .map(|(_, site)| (site.range.start(), site.range.end()))
-        .collect();
+    let pause_calls = pause_calls(analysis);
     let unit = ruff_python_codegen::Stylist::from_tokens(parsed.tokens(), &file.text)
         .indentation()
         .to_string();
-    let unit = if unit.is_empty() { "    ".to_owned() } else { unit };
+    let unit = if unit.is_empty() {
+        "    ".to_owned()
+    } else {
+        unit
+    };
     let mut out = Output::new(file, string_line_starts(parsed, &file.text), unit);
     let mut module = ModuleEmitter {
         file,
@@ -68,7 +65,10 @@ pub fn transform(
     for stmt in body {
         module.top_level(stmt, &mut at, &mut out);
     }
-    out.raw(TextRange::new(at, TextSize::try_from(file.text.len()).unwrap_or_default()));
+    out.raw(TextRange::new(
+        at,
+        TextSize::try_from(file.text.len()).unwrap_or_default(),
+    ));
     out.finish_line(TextSize::try_from(file.text.len()).unwrap_or_default());
     if !module.errors.is_empty() {
         return Err(module.errors);
@@ -128,7 +128,8 @@ impl<'a> ModuleEmitter<'_, 'a> {
 
     fn line_end(&self, offset: TextSize) -> TextSize {
         let text = &self.file.text[usize::from(offset)..];
-        offset + TextSize::try_from(text.find('\n').map_or(text.len(), |i| i + 1)).unwrap_or_default()
+        offset
+            + TextSize::try_from(text.find('\n').map_or(text.len(), |i| i + 1)).unwrap_or_default()
     }
 
     fn runtime_import(&mut self, out: &mut Output<'_>, origin: TextSize) {
@@ -161,8 +162,15 @@ impl<'a> ModuleEmitter<'_, 'a> {
             if !methods.is_empty() {
                 out.raw(TextRange::new(*at, start));
                 self.runtime_import(out, stmt.range().start());
-                let body_start = class_def.body.first().map_or(class_def.range.end(), |s| s.range().start());
-                out.verbatim(emit::trim_header(&self.file.text, class_def.range.start(), body_start), 0, &[]);
+                let body_start = class_def
+                    .body
+                    .first()
+                    .map_or(class_def.range.end(), |s| s.range().start());
+                out.verbatim(
+                    emit::trim_header(&self.file.text, class_def.range.start(), body_start),
+                    0,
+                    &[],
+                );
                 for member in &class_def.body {
                     match methods.iter().find(|(_, def)| def.range == member.range()) {
                         Some((id, def)) => self.function(*id, def, 1, out),
@@ -177,7 +185,13 @@ impl<'a> ModuleEmitter<'_, 'a> {
         *at = stmt.range().end();
     }
 
-    fn function(&mut self, id: FunctionId, def: &StmtFunctionDef, depth: usize, out: &mut Output<'_>) {
+    fn function(
+        &mut self,
+        id: FunctionId,
+        def: &StmtFunctionDef,
+        depth: usize,
+        out: &mut Output<'_>,
+    ) {
         let function = self.analysis.scopes.function(id);
         let owner_prefix = match function.class {
             Some(class) => format!("{}.", self.analysis.scopes.class(class).name),
@@ -187,20 +201,18 @@ impl<'a> ModuleEmitter<'_, 'a> {
             return;
         }
         let mut lowerer = Lowerer::new(&self.file.text, self.pause_calls, self.next_resume_point);
-        lowerer.globals = function.global_decls.keys().map(|k| (*k).to_owned()).collect();
+        lowerer.globals = function
+            .global_decls
+            .keys()
+            .map(|k| (*k).to_owned())
+            .collect();
         let body = lowerer.lower_block(&def.body);
         self.next_resume_point = lowerer.next_resume_point;
         for unsupported in std::mem::take(&mut lowerer.unsupported) {
-            self.errors.push(
-                Diagnostic::new(
-                    Code::PauseInUnsupportedPosition,
-                    format!("kappac cannot yet compile a pause point inside {}", unsupported.what),
-                    Label::new(unsupported.range, "contains a pause point"),
-                )
-                .with_help("assign the pausing call's result to a variable in a statement of its own, and use the variable here"),
-            );
+            self.errors.push(unsupported_diagnostic(unsupported));
         }
-        let mut locals: FxHashSet<String> = function.locals.keys().map(|k| (*k).to_owned()).collect();
+        let mut locals: FxHashSet<String> =
+            function.locals.keys().map(|k| (*k).to_owned()).collect();
         locals.extend(function.params.all().map(str::to_owned));
         let plan = FunctionPlan {
             name: function.name.to_owned(),
@@ -216,11 +228,71 @@ impl<'a> ModuleEmitter<'_, 'a> {
         points.sort_by_key(|p| p.id);
         for point in &mut points {
             if let Some(class) = function.class {
-                point.function = format!("{}.{}", self.analysis.scopes.class(class).name, point.function);
+                point.function = format!(
+                    "{}.{}",
+                    self.analysis.scopes.class(class).name,
+                    point.function
+                );
             }
         }
         self.resume_points.extend(points);
     }
+}
+
+/// Pause points in positions the transform cannot compile yet (K037), found by lowering every
+/// function that would be transformed. `check` reports these too, so that it reports
+/// everything `build` would refuse.
+pub fn unsupported_positions(
+    file: &SourceFile,
+    module: &ModModule,
+    analysis: &Analysis<'_>,
+) -> Vec<Diagnostic> {
+    let pause_calls = pause_calls(analysis);
+    if pause_calls.is_empty() {
+        return Vec::new();
+    }
+    let mut diagnostics = Vec::new();
+    for stmt in &module.body {
+        let defs: Vec<&Stmt> = match stmt {
+            Stmt::ClassDef(class_def) => class_def.body.iter().collect(),
+            other => vec![other],
+        };
+        for def_stmt in defs {
+            let Stmt::FunctionDef(def) = def_stmt else {
+                continue;
+            };
+            let Some(id) = analysis.scopes.function_at(def.range.start()) else {
+                continue;
+            };
+            if !analysis.can_pause.function_can_pause(id) {
+                continue;
+            }
+            let mut lowerer = Lowerer::new(&file.text, &pause_calls, 1);
+            lowerer.lower_block(&def.body);
+            diagnostics.extend(lowerer.unsupported.into_iter().map(unsupported_diagnostic));
+        }
+    }
+    diagnostics
+}
+
+fn unsupported_diagnostic(unsupported: lower::Unsupported) -> Diagnostic {
+    Diagnostic::new(
+        Code::PauseInUnsupportedPosition,
+        format!("kappac cannot yet compile a pause point inside {}", unsupported.what),
+        Label::new(unsupported.range, "contains a pause point"),
+    )
+    .with_help("assign the pausing call's result to a variable in a statement of its own, and use the variable here")
+}
+
+fn pause_calls(analysis: &Analysis<'_>) -> FxHashSet<(TextSize, TextSize)> {
+    analysis
+        .calls
+        .sites
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| analysis.can_pause.is_pause_point(*i))
+        .map(|(_, site)| (site.range.start(), site.range.end()))
+        .collect()
 }
 
 /// The whole pipeline for one handler: parse, analyze, refuse on errors, transform.

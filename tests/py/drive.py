@@ -101,8 +101,15 @@ def _python(*args):
 
 
 def check(app, build):
+    """Exits non-zero unless both compiled runs match the reference. With
+    `expect_checkpoint_error` in APP/expect.json, the chain run must instead fail with a
+    checkpoint error containing that text."""
     import tempfile
 
+    expect = {}
+    if os.path.exists(os.path.join(app, "expect.json")):
+        with open(os.path.join(app, "expect.json")) as f:
+            expect = json.load(f)
     expected = json.loads(_python("reference", app))
     normal = json.loads(_python("run", build))
     problems = []
@@ -112,12 +119,23 @@ def check(app, build):
         state = os.path.join(tmp, "state.pickle")
         steps = 0
         while True:
-            out = _python("step", build, state)
+            if "expect_checkpoint_error" in expect:
+                done = subprocess.run([sys.executable, os.path.abspath(__file__), "step", build, state], capture_output=True, text=True)
+                if done.returncode != 0:
+                    if "CheckpointError" in done.stderr and expect["expect_checkpoint_error"] in done.stderr:
+                        print(json.dumps({"steps": steps, "checkpoint_error": expect["expect_checkpoint_error"]}))
+                        return
+                    raise SystemExit("unexpected failure:\n" + done.stderr)
+                out = done.stdout.strip()
+            else:
+                out = _python("step", build, state)
             steps += 1
             if out != "more":
                 break
             if steps > 5000:
                 raise SystemExit("chain run did not finish in 5000 steps")
+        if "expect_checkpoint_error" in expect:
+            raise SystemExit("%s: expected a checkpoint error, but the chain run finished: %s" % (app, out))
         chained = json.loads(out)
         if chained != expected:
             problems.append("chain run (%d fresh interpreters): %s\n   expected: %s" % (steps, chained, expected))
