@@ -251,7 +251,7 @@ pub fn unsupported_positions(
     if pause_calls.is_empty() {
         return Vec::new();
     }
-    let mut diagnostics = Vec::new();
+    let mut diagnostics = misplaced_definitions(module, analysis);
     for stmt in &module.body {
         let defs: Vec<&Stmt> = match stmt {
             Stmt::ClassDef(class_def) => class_def.body.iter().collect(),
@@ -273,6 +273,51 @@ pub fn unsupported_positions(
         }
     }
     diagnostics
+}
+
+/// Pausing functions the transform does not reach: defined at module level but inside a block
+/// (`if`, `try`, ...), or in a block of a class body. (Nested functions are K032.)
+fn misplaced_definitions(module: &ModModule, analysis: &Analysis<'_>) -> Vec<Diagnostic> {
+    let mut reachable: FxHashSet<TextSize> = FxHashSet::default();
+    for stmt in &module.body {
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                reachable.insert(def.range.start());
+            }
+            Stmt::ClassDef(class_def) => {
+                for member in &class_def.body {
+                    if let Stmt::FunctionDef(def) = member {
+                        reachable.insert(def.range.start());
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    let scopes = &analysis.scopes;
+    scopes
+        .function_ids()
+        .filter(|id| analysis.can_pause.function_can_pause(*id))
+        .filter_map(|id| {
+            let function = scopes.function(id);
+            let FunctionNode::Def(def) = function.node else { return None };
+            let nested = function.parent != ScopeId::Module || function.in_local_class;
+            if nested || reachable.contains(&def.range.start()) {
+                return None;
+            }
+            Some(
+                Diagnostic::new(
+                    Code::PauseInUnsupportedPosition,
+                    format!(
+                        "kappac cannot yet compile `{}`: a function that can pause, defined inside a block",
+                        function.qualname
+                    ),
+                    Label::new(function.name_range, "defined inside an `if`, `try`, `with` or loop block"),
+                )
+                .with_help("define it at the top level of the module (or directly in its class body)"),
+            )
+        })
+        .collect()
 }
 
 fn unsupported_diagnostic(unsupported: lower::Unsupported) -> Diagnostic {
