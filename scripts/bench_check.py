@@ -138,15 +138,13 @@ def main():
     scaling = per_line[1] / per_line[0]
 
     lines_out = [
-        "# Benchmarks",
-        "",
-        "Produced by `python3 scripts/bench_check.py`; every figure below was measured in one run,",
-        "side by side. Times are wall-clock for the whole `kappac check` process (release build).",
+        "Produced by `python3 scripts/bench_check.py`. Times are wall-clock for the whole",
+        "`kappac check` process (release build).",
         "",
         f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}",
         f"- date: {datetime.date.today().isoformat()}, commit `{commit}`, {options.runs} runs each",
         "",
-        "## `kappac check` throughput",
+        "### Throughput",
         "",
         f"Target: at least {TARGET_LINES_PER_SECOND:,} lines/s.",
         "",
@@ -170,7 +168,7 @@ def main():
         f"Scaling: doubling the generated handler changes the time per line by {scaling:.2f}× "
         "(1.00 is linear).",
         "",
-        "## Startup",
+        "### Startup",
         "",
         f"`kappac check` of the {small_lines}-line app `examples/fib`, {len(startup)} runs: "
         f"min {startup_ms[0]:.1f} ms, median {statistics.median(startup_ms):.1f} ms, "
@@ -179,9 +177,10 @@ def main():
         "",
     ]
     text = "\n".join(lines_out)
-    os.makedirs(os.path.dirname(options.out), exist_ok=True)
-    with open(options.out, "w") as f:
-        f.write(text)
+    sys.path.insert(0, os.path.join(ROOT, "scripts"))
+    from benchmarks_md import replace_section
+
+    replace_section(options.out, "kappac check", text)
     print(text)
 
 
