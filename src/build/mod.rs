@@ -24,6 +24,15 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         include_str!("../../runtime_py/rt/__init__.py"),
     ),
     ("rt/local.py", include_str!("../../runtime_py/rt/local.py")),
+    ("rt/wire.py", include_str!("../../runtime_py/rt/wire.py")),
+    (
+        "kappa_coordinator/__init__.py",
+        include_str!("../../runtime_py/kappa_coordinator/__init__.py"),
+    ),
+    (
+        "kappa_coordinator/state.py",
+        include_str!("../../runtime_py/kappa_coordinator/state.py"),
+    ),
 ];
 
 pub const MANIFEST: &str = "kappa-manifest.json";
@@ -108,9 +117,12 @@ pub fn build(
         entries.push(((*path).to_owned(), text.as_bytes().to_vec()));
     }
     for (relative, full) in app_files(app, out)? {
-        if relative == "rt" || relative.starts_with("rt/") {
+        if ["rt", "kappa_coordinator"]
+            .iter()
+            .any(|p| relative == *p || relative.starts_with(&format!("{p}/")))
+        {
             return Err(BuildError::Io(format!(
-                "`{}` would shadow the runtime package `rt`; rename it",
+                "`{}` would shadow the runtime packages `rt` / `kappa_coordinator`; rename it",
                 full.display()
             )));
         }

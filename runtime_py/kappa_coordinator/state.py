@@ -1,0 +1,226 @@
+"""The state of a run: tasks, their futures, queues, and who waits for what. Every coordinator
+call of a task goes through `State.apply`, which answers it at once or blocks the task until it
+can be answered. Payloads (arguments, results, queue items) are opaque bytes; only task and queue
+ids are understood here. Shared by the in-process runner and the process coordinator."""
+
+import collections
+
+
+class Task:
+    __slots__ = (
+        "id", "name", "start", "inputs", "awaits", "on_coordinator", "started", "done",
+        "result", "error", "traceback", "reply", "waiting", "parent",
+    )
+
+    def __init__(self, id, start, inputs, awaits, on_coordinator, name, parent):
+        self.id = id
+        self.name = name
+        self.start = start  # bytes: the pickled (function, args)
+        self.inputs = inputs  # ids of the futures among the arguments
+        self.awaits = awaits  # ids of further futures to wait for before starting
+        self.on_coordinator = on_coordinator
+        self.parent = parent
+        self.started = False
+        self.done = False
+        self.result = None  # bytes
+        self.error = None  # bytes: the pickled exception
+        self.traceback = None  # text
+        self.reply = None  # the answer to its pending coordinator call
+        self.waiting = None  # why it is blocked, for messages
+
+    def __getstate__(self):
+        return {slot: getattr(self, slot) for slot in self.__slots__}
+
+    def __setstate__(self, state):
+        for slot, value in state.items():
+            setattr(self, slot, value)
+
+    def describe(self):
+        return "task %d%s" % (self.id, " (%s)" % self.name if self.name else "")
+
+
+class State:
+    """What a run's tasks are doing; no processes, no storage, no Python objects of the app."""
+
+    def __init__(self):
+        self.tasks = {}
+        self.runnable = collections.deque()
+        self.blocked = {}  # task id -> why: a tuple
+        self.queues = {}
+        self.queue_limits = {}
+        self.next_task = 0
+        self.next_queue = 0
+        self.calls_applied = 0
+        self.tasks_spawned = 0
+        self.objects_enqueued = 0
+
+    # -- tasks ----------------------------------------------------------------------------
+
+    def new_task(self, start, inputs=(), awaits=(), on_coordinator=False, name=None, parent=None):
+        task = Task(self.next_task, start, list(inputs), list(awaits), on_coordinator, name, parent)
+        if self.next_task > 0:
+            self.tasks_spawned += 1
+        self.next_task += 1
+        self.tasks[task.id] = task
+        if task.inputs or task.awaits:
+            self.blocked[task.id] = ("start", task.inputs + task.awaits)
+            task.waiting = "its input futures"
+            self._wake()
+        else:
+            self.runnable.append(task.id)
+        return task.id
+
+    def take_runnable(self):
+        """The next task to run (its `reply` answers its pending call), or None."""
+        if self.runnable:
+            return self.tasks[self.runnable.popleft()]
+        return None
+
+    def input_results(self, task):
+        """For a task about to start: {future id: result bytes} of its input futures."""
+        return {i: self.tasks[i].result for i in task.inputs}
+
+    def finish(self, task_id, result=None, error=None, traceback=None):
+        task = self.tasks[task_id]
+        task.done = True
+        task.result = result
+        task.error = error
+        task.traceback = traceback
+        task.reply = None
+        self.blocked.pop(task_id, None)
+        self._wake()
+
+    @property
+    def main(self):
+        return self.tasks[0]
+
+    def finished(self):
+        return self.main.done
+
+    # -- coordinator calls ----------------------------------------------------------------
+
+    def apply(self, task_id, call):
+        """Applies one coordinator call (a dict with "kind" and plain data or bytes)."""
+        self.calls_applied += 1
+        task = self.tasks[task_id]
+        kind = call["kind"]
+        if kind in ("checkpoint", "maybe_pause"):
+            self._answer(task, {"value": None})
+        elif kind == "exit":
+            self.finish(task_id, result=call["value"])
+        elif kind == "spawn":
+            ids = [
+                self.new_task(call["start"], call["inputs"], call["awaits"], call["on_coordinator"], call["name"], task_id)
+                for _ in range(call["copies"] or 1)
+            ]
+            if call["blocking"]:
+                self._block(task, ("wait", ids, call["copies"] is not None))
+            else:
+                self._answer(task, {"futures": ids, "many": call["copies"] is not None})
+        elif kind == "map_spawn":
+            ids = [
+                self.new_task(start, call["inputs"][i], call["awaits"], call["on_coordinator"], call["name"], task_id)
+                for i, start in enumerate(call["starts"])
+            ]
+            self._answer(task, {"futures": ids, "many": True})
+        elif kind == "wait":
+            self._block(task, ("wait", [call["future"]], False))
+        elif kind == "create_queues":
+            ids = []
+            for _ in range(call["copies"] or 1):
+                self.next_queue += 1
+                self.queues[self.next_queue] = collections.deque()
+                self.queue_limits[self.next_queue] = call["max_size"]
+                ids.append(self.next_queue)
+            self._answer(task, {"queues": ids, "many": call["copies"] is not None})
+        elif kind == "enqueue":
+            self._block(task, ("enqueue", call["queue"], list(call["items"])))
+        elif kind == "dequeue":
+            self._block(task, ("dequeue", call["queue"]))
+        else:
+            raise ValueError("unknown coordinator call %r" % (kind,))
+
+    def _answer(self, task, reply):
+        task.reply = reply
+        task.waiting = None
+        self.runnable.append(task.id)
+
+    def _block(self, task, why):
+        self.blocked[task.id] = why
+        task.waiting = {
+            "wait": "a future",
+            "enqueue": "room in queue %s" % (why[1],),
+            "dequeue": "an item in queue %s" % (why[1],),
+        }.get(why[0], why[0])
+        self._wake()
+
+    def _wake(self):
+        """Answers every blocked call that can now proceed, until nothing changes (an enqueue can
+        let a dequeue proceed and the other way round)."""
+        progress = True
+        while progress:
+            progress = False
+            for task_id in sorted(self.blocked):
+                if task_id not in self.blocked:
+                    continue
+                if self._try_unblock(self.tasks[task_id], self.blocked[task_id]):
+                    progress = True
+
+    def _try_unblock(self, task, why):
+        kind = why[0]
+        if kind == "wait":
+            children = [self.tasks[i] for i in why[1]]
+            if not all(child.done for child in children):
+                return False
+            del self.blocked[task.id]
+            failed = [c for c in children if c.error is not None]
+            if failed:
+                self._answer(task, {"error": failed[0].error, "traceback": failed[0].traceback})
+            elif why[2]:
+                self._answer(task, {"values": [c.result for c in children]})
+            else:
+                self._answer(task, {"value": children[0].result})
+            return True
+        if kind == "enqueue":
+            queue, limit, pending = self.queues[why[1]], self.queue_limits[why[1]], why[2]
+            moved = False
+            while pending and (limit <= 0 or len(queue) < limit):
+                queue.append(pending.pop(0))
+                self.objects_enqueued += 1
+                moved = True
+            if not pending:
+                del self.blocked[task.id]
+                self._answer(task, {"value": None})
+                return True
+            return moved
+        if kind == "dequeue":
+            queue = self.queues[why[1]]
+            if not queue:
+                return False
+            del self.blocked[task.id]
+            self._answer(task, {"value": queue.popleft()})
+            return True
+        if kind == "start":
+            if not all(self.tasks[i].done for i in why[1]):
+                return False
+            del self.blocked[task.id]
+            failed = [self.tasks[i] for i in task.inputs if self.tasks[i].error is not None]
+            if failed:
+                # A failed input fails the task: the error reaches whoever waits on it.
+                self.finish(task.id, error=failed[0].error, traceback=failed[0].traceback)
+            else:
+                task.waiting = None
+                self.runnable.append(task.id)
+            return True
+        return False
+
+    # -- diagnosis ------------------------------------------------------------------------
+
+    def deadlock_message(self, where=None):
+        """Every task blocked and none can run: which tasks wait, for what, and where."""
+        lines = ["deadlock: every unfinished task is blocked"]
+        for task_id in sorted(self.blocked):
+            task = self.tasks[task_id]
+            at = (" at %s" % where(task_id)) if where else ""
+            lines.append("  %s waits for %s%s" % (task.describe(), task.waiting, at))
+        return "\n".join(lines)
