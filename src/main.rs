@@ -22,6 +22,7 @@ Examples:
   kappac check apps/* --format github     annotate a GitHub Actions run
   kappac emit examples/fib/handler.py     print the transformed handler
   kappac build examples/fib               bundle it into ./build/fib
+  kappac run examples/fib --event '{\"n\": 15}'   run it on the local coordinator
   kappac explain K030                     what a diagnostic means and how to fix it
   kappac explain --list                   every diagnostic code";
 
@@ -97,6 +98,51 @@ Example:
         #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
         target_version: TargetVersion,
     },
+    /// Build an app and run it on the local coordinator; print the result as JSON
+    #[command(after_help = "\
+The result is printed on stdout as one line of JSON (the last line); the tasks' output and the
+run's progress go to stderr. The bundle is built into a cache directory
+($XDG_CACHE_HOME/kappac, else ~/.cache/kappac). Without --event or --event-file, APP/event.json
+is used if there is one, else {}.
+
+Exit status: 0 the run succeeded, 1 the app has errors or the run failed, 2 usage error.
+
+Examples:
+  kappac run examples/fib --event '{\"n\": 15}'
+  kappac run examples/fib --chaos every            kill the worker at every coordinator call
+  kappac run examples/fib --chaos kill=0.2,seed=7  kill workers at random, reproducibly
+  kappac run app --timeout 0.5                     0.5 s per invocation, resuming from checkpoints")]
+    Run {
+        /// The app directory (it holds handler.py)
+        app: PathBuf,
+        /// The event, as JSON
+        #[arg(long, conflicts_with = "event_file")]
+        event: Option<String>,
+        /// A file holding the event as JSON
+        #[arg(long)]
+        event_file: Option<PathBuf>,
+        /// Worker processes [default: the number of CPUs]
+        #[arg(long)]
+        workers: Option<u32>,
+        /// Time limit of one invocation, in seconds
+        #[arg(long)]
+        timeout: Option<f64>,
+        /// SQLite file for checkpoints and coordinator calls [default: in memory]
+        #[arg(long)]
+        store: Option<PathBuf>,
+        /// Failure injection: `every`, or `kill=P,seed=S`
+        #[arg(long)]
+        chaos: Option<String>,
+        /// How long a blocked call waits in place before the worker is released, in seconds
+        #[arg(long, default_value = "1.0")]
+        block_wait: f64,
+        /// The Python interpreter [default: python3 on PATH]
+        #[arg(long, default_value = "python3")]
+        python: PathBuf,
+        /// Oldest Python version the compiled app must run on (3.9 to 3.14)
+        #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
+        target_version: TargetVersion,
+    },
     /// Explain a diagnostic code: what it finds, why, and how to fix it
     Explain {
         /// The code (K030) or rule name (pause-in-try)
@@ -128,6 +174,29 @@ fn main() -> ExitCode {
             zip,
             target_version,
         } => build(&app, out, zip, target_version),
+        Command::Run {
+            app,
+            event,
+            event_file,
+            workers,
+            timeout,
+            store,
+            chaos,
+            block_wait,
+            python,
+            target_version,
+        } => run(RunOptions {
+            app,
+            event,
+            event_file,
+            workers,
+            timeout,
+            store,
+            chaos,
+            block_wait,
+            python,
+            target: target_version,
+        }),
     }
 }
 
@@ -220,6 +289,131 @@ fn build(
                 app.display()
             );
             ExitCode::from(1)
+        }
+    }
+}
+
+struct RunOptions {
+    app: PathBuf,
+    event: Option<String>,
+    event_file: Option<PathBuf>,
+    workers: Option<u32>,
+    timeout: Option<f64>,
+    store: Option<PathBuf>,
+    chaos: Option<String>,
+    block_wait: f64,
+    python: PathBuf,
+    target: TargetVersion,
+}
+
+/// Where `kappac run` builds: a per-app directory under the user's cache.
+fn run_cache(app: &std::path::Path) -> PathBuf {
+    let base = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("kappac");
+    let canonical = app.canonicalize().unwrap_or_else(|_| app.to_owned());
+    let name = canonical
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "app".to_owned());
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    for byte in canonical.to_string_lossy().bytes() {
+        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+    }
+    base.join(format!("{name}-{:08x}", hash as u32))
+}
+
+fn run(options: RunOptions) -> ExitCode {
+    let event = match (&options.event, &options.event_file) {
+        (Some(text), _) => text.clone(),
+        (None, Some(path)) => match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(error) => {
+                eprintln!("error: cannot read `{}`: {error}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+        (None, None) => std::fs::read_to_string(options.app.join("event.json"))
+            .unwrap_or_else(|_| "{}".to_owned()),
+    };
+    if let Err(error) = serde_json::from_str::<serde_json::Value>(&event) {
+        eprintln!("error: the event is not valid JSON: {error}");
+        return ExitCode::from(2);
+    }
+    if let Some(timeout) = options.timeout {
+        if !(timeout > 0.0) {
+            eprintln!("error: --timeout must be a positive number of seconds");
+            return ExitCode::from(2);
+        }
+    }
+    if options.workers == Some(0) {
+        eprintln!("error: --workers must be at least 1");
+        return ExitCode::from(2);
+    }
+    let bundle = run_cache(&options.app);
+    match kappac::build::build(
+        &options.app,
+        &bundle,
+        CheckOptions {
+            target: options.target,
+        },
+        false,
+    ) {
+        Ok(_) => {}
+        Err(kappac::build::BuildError::Io(message)) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+        Err(kappac::build::BuildError::Diagnostics(reports)) => {
+            let mut stderr = StandardStream::stderr(stderr_color());
+            let _ = render::human(&reports, &mut stderr);
+            let _ = writeln!(
+                stderr,
+                "error: `{}` has errors; nothing was run",
+                options.app.display()
+            );
+            return ExitCode::from(1);
+        }
+    }
+    let mut command = std::process::Command::new(&options.python);
+    command
+        .args(["-m", "kappa_coordinator"])
+        .arg(&bundle)
+        .arg("--event")
+        .arg(&event)
+        .arg("--block-wait")
+        .arg(options.block_wait.to_string())
+        .current_dir(&bundle)
+        .env("PYTHONPATH", &bundle);
+    if let Some(workers) = options.workers {
+        command.arg("--workers").arg(workers.to_string());
+    }
+    if let Some(timeout) = options.timeout {
+        command.arg("--timeout").arg(timeout.to_string());
+    }
+    if let Some(store) = &options.store {
+        let store = std::env::current_dir()
+            .map(|d| d.join(store))
+            .unwrap_or_else(|_| store.clone());
+        command.arg("--store").arg(store);
+    }
+    if let Some(chaos) = &options.chaos {
+        command.arg("--chaos").arg(chaos);
+    }
+    match command.status() {
+        Ok(status) => match status.code() {
+            Some(0) => ExitCode::SUCCESS,
+            Some(2) => ExitCode::from(2),
+            _ => ExitCode::from(1),
+        },
+        Err(error) => {
+            eprintln!(
+                "error: cannot start `{}` ({error}); kappac run needs CPython 3.9+ (pass --python)",
+                options.python.display()
+            );
+            ExitCode::from(2)
         }
     }
 }

@@ -26,8 +26,24 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
     ("rt/local.py", include_str!("../../runtime_py/rt/local.py")),
     ("rt/wire.py", include_str!("../../runtime_py/rt/wire.py")),
     (
+        "rt/worker.py",
+        include_str!("../../runtime_py/rt/worker.py"),
+    ),
+    (
         "kappa_coordinator/__init__.py",
         include_str!("../../runtime_py/kappa_coordinator/__init__.py"),
+    ),
+    (
+        "kappa_coordinator/__main__.py",
+        include_str!("../../runtime_py/kappa_coordinator/__main__.py"),
+    ),
+    (
+        "kappa_coordinator/local.py",
+        include_str!("../../runtime_py/kappa_coordinator/local.py"),
+    ),
+    (
+        "kappa_coordinator/protocol.py",
+        include_str!("../../runtime_py/kappa_coordinator/protocol.py"),
     ),
     (
         "kappa_coordinator/state.py",

@@ -1,0 +1,498 @@
+"""The local coordinator: runs a bundle's tasks in worker processes on this machine.
+
+- Workers are `python3 -m rt.worker` processes in the bundle directory, reused while warm, at
+  most `workers` of them (plus one per running `on_coordinator` task).
+- Every invocation has a time limit; past it the worker is killed and the task resumes from its
+  latest checkpoint on another worker.
+- A coordinator call arrives with the checkpoint taken just before it; both are stored in one
+  SQLite (WAL) transaction and the call is applied at most once, by (task, sequence number).
+- A blocking call that cannot be answered at once waits in place for `block_wait` seconds (or
+  until another task needs the worker), then the worker is released; the task is resumed from
+  its checkpoint when it can proceed.
+- Chaos: `every` kills the worker at every coordinator call (after storing it) and resumes the
+  task in a fresh process; `kill=P,seed=S` kills workers at random: at a call (before or after
+  it is stored) and in time slices.
+"""
+
+import os
+import pickle
+import random
+import selectors
+import sqlite3
+import subprocess
+import sys
+import time
+
+from kappa_coordinator import protocol
+from kappa_coordinator.state import State
+
+SLICE = 0.05  # seconds between random kills' draws in `kill` chaos
+
+
+class RunFailed(Exception):
+    """The run failed: the first task's error, a deadlock, or a task that makes no progress."""
+
+
+class _Module:
+    def __init__(self, name):
+        self.name = name
+
+    def __reduce__(self):
+        import importlib
+
+        return (importlib.import_module, (self.name,))
+
+
+class _Attribute:
+    """Pickles as `module.name` without importing the module here."""
+
+    def __init__(self, module, name):
+        self.module, self.name = module, name
+
+    def __reduce__(self):
+        return (getattr, (_Module(self.module), self.name))
+
+
+class Chaos:
+    def __init__(self, spec):
+        self.every = False
+        self.probability = 0.0
+        self.random = random.Random(0)
+        if not spec:
+            return
+        if spec == "every":
+            self.every = True
+            return
+        options = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+        try:
+            self.probability = float(options["kill"])
+            self.random = random.Random(int(options.get("seed", "0")))
+        except (KeyError, ValueError):
+            raise ValueError("--chaos takes `every` or `kill=P,seed=S`, not %r" % spec)
+        if not 0.0 <= self.probability <= 1.0:
+            raise ValueError("--chaos kill=P needs 0 <= P <= 1")
+
+
+class Worker:
+    def __init__(self, coordinator, protected):
+        read_fd, write_fd = os.pipe()
+        self.process = subprocess.Popen(
+            [coordinator.python, "-m", "rt.worker", str(write_fd)],
+            cwd=coordinator.bundle,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            pass_fds=(write_fd,),
+            env=dict(os.environ, PYTHONPATH=coordinator.bundle, PYTHONUNBUFFERED="1"),
+        )
+        os.close(write_fd)
+        self.events = read_fd
+        self.decoder = protocol.Decoder()
+        self.protected = protected
+        self.ready = False
+        self.task = None
+        self.mode = "starting"  # starting, idle, busy, waiting
+        self.invoked_at = None
+        self.wait_until = None
+        self.pending = None  # an invocation to send once the worker has said hello
+        self.output = {}
+        for stream in (self.process.stdout, self.process.stderr):
+            os.set_blocking(stream.fileno(), False)
+        os.set_blocking(read_fd, False)
+        protocol.send(self.process.stdin, {"op": "hello", "protocol": protocol.VERSION})
+
+    def send(self, message):
+        try:
+            protocol.send(self.process.stdin, message)
+            return True
+        except (BrokenPipeError, OSError):
+            return False
+
+    def kill(self):
+        try:
+            self.process.kill()
+        except OSError:
+            pass
+
+
+class Coordinator:
+    def __init__(self, bundle, workers=None, timeout=None, block_wait=1.0, chaos=None, store=None,
+                 python=None, progress=None, max_restarts=5):
+        self.bundle = os.path.abspath(bundle)
+        self.max_workers = workers or os.cpu_count() or 1
+        self.timeout = timeout
+        self.block_wait = block_wait
+        self.chaos = Chaos(chaos)
+        self.python = python or sys.executable
+        self.progress = progress if progress is not None else sys.stderr.isatty()
+        self.max_restarts = max_restarts
+        self.state = State()
+        self.selector = selectors.DefaultSelector()
+        self.workers = []
+        self.checkpoints = {}  # task -> latest checkpoint bytes
+        self.seqnos = {}  # task -> sequence number of its latest applied call
+        self.replies = {}  # task -> the reply to that call
+        self.where = {}  # task -> where it last paused (for messages)
+        self.restarts = 0
+        self.restarts_without_progress = {}
+        self.entry_on_coordinator = None
+        self.main_json = None
+        self.main_json_error = None
+        self.main_traceback = None
+        self.started = time.monotonic()
+        self.db = self._open_store(store)
+
+    # -- storage --------------------------------------------------------------------------
+
+    def _open_store(self, path):
+        if path is None:
+            path = ":memory:"
+        db = sqlite3.connect(path, isolation_level=None)
+        if path != ":memory:":
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("CREATE TABLE IF NOT EXISTS calls (task INTEGER, seqno INTEGER, call BLOB, "
+                   "PRIMARY KEY (task, seqno))")
+        db.execute("CREATE TABLE IF NOT EXISTS checkpoints (task INTEGER PRIMARY KEY, seqno INTEGER, "
+                   "checkpoint BLOB)")
+        db.execute("DELETE FROM calls")
+        db.execute("DELETE FROM checkpoints")
+        return db
+
+    def _store(self, task, seqno, checkpoint, call):
+        """The checkpoint and the call it precedes, in one transaction. A (task, seqno) already
+        applied is refused: calls are applied at most once."""
+        try:
+            self.db.execute("BEGIN")
+            self.db.execute("INSERT INTO calls VALUES (?, ?, ?)", (task, seqno, pickle.dumps(call, protocol=4)))
+            self.db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (task, seqno, checkpoint))
+            self.db.execute("COMMIT")
+            return True
+        except sqlite3.IntegrityError:
+            self.db.execute("ROLLBACK")
+            return False
+
+    # -- running --------------------------------------------------------------------------
+
+    def run(self, event):
+        """Runs the bundle's handler on `event`; returns the result as a line of JSON."""
+        self.state.new_task(pickle.dumps((_Attribute("handler", "handler"), (event, None)), protocol=4))
+        try:
+            while not self.state.finished():
+                self._dispatch()
+                self._check_deadlock()
+                self._wait_for_events()
+                self._handle_time()
+                self._show_progress()
+        finally:
+            self._stop_workers()
+        main = self.state.main
+        if main.error is not None:
+            raise RunFailed(self.main_traceback or "the handler failed")
+        if self.main_json_error:
+            raise RunFailed(self.main_json_error)
+        return self.main_json
+
+    def summary(self):
+        return "%d tasks (%d spawned), %d objects enqueued, %d coordinator calls applied, %d restarts, %.2f s" % (
+            self.state.next_task, self.state.tasks_spawned, self.state.objects_enqueued,
+            self.state.calls_applied, self.restarts, time.monotonic() - self.started)
+
+    def _show_progress(self):
+        if not self.progress:
+            return
+        running = sum(1 for w in self.workers if w.task is not None)
+        done = sum(1 for t in self.state.tasks.values() if t.done)
+        sys.stderr.write("\r\x1b[Ktasks: %d running, %d blocked, %d done | calls %d | restarts %d" % (
+            running, len(self.state.blocked), done, self.state.calls_applied, self.restarts))
+        sys.stderr.flush()
+
+    def _spawn_worker(self, protected):
+        worker = Worker(self, protected)
+        self.workers.append(worker)
+        self.selector.register(worker.events, selectors.EVENT_READ, (worker, "events"))
+        self.selector.register(worker.process.stdout, selectors.EVENT_READ, (worker, "stdout"))
+        self.selector.register(worker.process.stderr, selectors.EVENT_READ, (worker, "stderr"))
+        return worker
+
+    def _worker_for(self, task):
+        protected = bool(task.on_coordinator) or (task.id == 0 and bool(self.entry_on_coordinator))
+        for worker in self.workers:
+            if worker.mode == "idle" and worker.protected == protected:
+                return worker
+        if protected:
+            return self._spawn_worker(True)
+        if sum(1 for w in self.workers if not w.protected) < self.max_workers:
+            return self._spawn_worker(False)
+        return None
+
+    def _dispatch(self):
+        while self.state.runnable:
+            task = self.state.tasks[self.state.runnable[0]]
+            if task.id == 0 and self.entry_on_coordinator is None:
+                # Whether the handler runs on the coordinator is known once a worker said hello.
+                if not any(w.ready for w in self.workers):
+                    if not self.workers:
+                        self._spawn_worker(False)
+                    return
+            worker = self._worker_for(task)
+            if worker is None:
+                # Waiting in place only uses spare workers: release one for this task.
+                waiting = [w for w in self.workers if w.mode == "waiting" and not w.protected]
+                if not waiting:
+                    return
+                waiting[0].send({"op": "release"})
+                self._idle(waiting[0])
+                continue
+            self.state.runnable.popleft()
+            self._invoke(worker, task)
+
+    def _invoke(self, worker, task):
+        message = {"op": "invoke", "task": task.id, "seqno": self.seqnos.get(task.id, 0)}
+        if task.id in self.checkpoints:
+            message["checkpoint"] = self.checkpoints[task.id]
+            message["reply"] = task.reply
+            self.replies[task.id] = task.reply
+        else:
+            message["start"] = task.start
+            message["inputs"] = self.state.input_results(task)
+        worker.task = task.id
+        worker.mode = "busy"
+        worker.invoked_at = time.monotonic()  # restarted when a starting worker gets it
+        if worker.ready:
+            if not worker.send(message):
+                self._worker_died(worker)
+        else:
+            worker.pending = message
+
+    def _wait_for_events(self):
+        timeout = 0.5
+        now = time.monotonic()
+        for worker in self.workers:
+            if worker.mode == "busy" and self.timeout and not worker.protected:
+                timeout = min(timeout, max(0.0, worker.invoked_at + self.timeout - now))
+            if worker.mode == "waiting":
+                timeout = min(timeout, max(0.0, worker.wait_until - now))
+        if self.chaos.probability:
+            timeout = min(timeout, SLICE)
+        for key, _ in self.selector.select(timeout):
+            worker, kind = key.data
+            if worker not in self.workers:
+                continue
+            if kind == "events":
+                self._read_events(worker)
+            else:
+                self._read_output(worker, kind)
+
+    def _read_output(self, worker, kind):
+        stream = worker.process.stdout if kind == "stdout" else worker.process.stderr
+        try:
+            data = os.read(stream.fileno(), 65536)
+        except (BlockingIOError, OSError):
+            return
+        if not data:
+            self.selector.unregister(stream)
+            return
+        buffer = worker.output.get(kind, b"") + data
+        *lines, rest = buffer.split(b"\n")
+        worker.output[kind] = rest
+        label = "task %d" % worker.task if worker.task is not None else "worker"
+        for line in lines:
+            sys.stderr.write("[%s] %s\n" % (label, line.decode("utf-8", "replace")))
+        sys.stderr.flush()
+
+    def _read_events(self, worker):
+        try:
+            data = os.read(worker.events, 1 << 20)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._worker_died(worker)
+            return
+        for message in worker.decoder.feed(data):
+            if worker not in self.workers:
+                return
+            self._handle(worker, message)
+
+    def _handle(self, worker, message):
+        op = message["op"]
+        if op == "hello":
+            if message.get("error"):
+                raise RunFailed("incompatible runtime: " + message["error"])
+            worker.ready = True
+            if self.entry_on_coordinator is None:
+                self.entry_on_coordinator = bool(message.get("entry_on_coordinator"))
+            if worker.pending is not None:
+                pending, worker.pending = worker.pending, None
+                worker.invoked_at = time.monotonic()  # the time limit counts from here
+                if not worker.send(pending):
+                    self._worker_died(worker)
+            elif worker.mode == "starting":
+                worker.mode = "idle"
+        elif op == "call":
+            self._call(worker, message)
+        elif op in ("done", "failed"):
+            task = message["task"]
+            if op == "done":
+                self.state.finish(task, result=message["result"])
+                if task == 0:
+                    self.main_json, self.main_json_error = message.get("json"), message.get("json_error")
+            else:
+                self.state.finish(task, error=message["error"], traceback=message["traceback"])
+                if task == 0:
+                    self.main_traceback = message["traceback"]
+            self._idle(worker)
+
+    def _call(self, worker, message):
+        task, seqno = message["task"], message["seqno"]
+        chaos = self.chaos
+        protected = worker.protected
+        if chaos.probability and not protected and chaos.random.random() < chaos.probability / 2:
+            self._kill(worker)  # lost before the coordinator stored it: the task redoes it
+            return
+        if not self._store(task, seqno, message["checkpoint"], message["call"]):
+            raise RunFailed("task %d sent call %d twice" % (task, seqno))
+        self.checkpoints[task] = message["checkpoint"]
+        self.seqnos[task] = seqno
+        self.where[task] = message.get("where")
+        self.restarts_without_progress[task] = 0
+        self.state.apply(task, message["call"])
+        if task == 0 and message["call"]["kind"] == "exit":
+            self.main_json = message["call"].get("json")
+            self.main_json_error = message["call"].get("json_error")
+        kill_after = chaos.every or (chaos.probability and chaos.random.random() < chaos.probability / 2)
+        if kill_after and not protected:
+            self._kill(worker)  # stored and applied: the task resumes with the recorded reply
+            return
+        if self.state.tasks[task].done:
+            self._idle(worker)
+        elif task in self.state.runnable:
+            self._resume_in_place(worker, task)
+        else:
+            worker.mode = "waiting"
+            worker.wait_until = time.monotonic() + self.block_wait
+
+    def _resume_in_place(self, worker, task_id):
+        self.state.runnable.remove(task_id)
+        task = self.state.tasks[task_id]
+        self.replies[task_id] = task.reply
+        worker.mode = "busy"
+        if not worker.send({"op": "resume", "reply": task.reply}):
+            self._worker_died(worker)
+
+    def _idle(self, worker):
+        worker.task = None
+        worker.mode = "idle"
+        worker.invoked_at = None
+
+    def _kill(self, worker):
+        worker.kill()
+        self._worker_died(worker)
+
+    def _worker_died(self, worker):
+        if worker not in self.workers:
+            return
+        self.workers.remove(worker)
+        for fileobj in (worker.events, worker.process.stdout, worker.process.stderr):
+            try:
+                self.selector.unregister(fileobj)
+            except (KeyError, ValueError):
+                pass
+        worker.kill()
+        try:
+            worker.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        try:
+            os.close(worker.events)
+        except OSError:
+            pass
+        if worker.pending is None and worker.mode == "starting" and not worker.ready:
+            stderr = b""
+            try:
+                stderr = worker.process.stderr.read() or b""
+            except (OSError, ValueError):
+                pass
+            if worker.process.returncode not in (0, -9) and not self.workers:
+                raise RunFailed("a worker failed to start:\n" + stderr.decode("utf-8", "replace"))
+        task_id = worker.task if worker.pending is None else worker.pending["task"]
+        if task_id is None or worker.mode == "waiting":
+            return  # idle, or a blocked task: it resumes from its checkpoint when unblocked
+        task = self.state.tasks[task_id]
+        if task.done:
+            return
+        self.restarts += 1
+        if task_id in self.state.runnable or task_id in self.state.blocked:
+            # Killed after its call was applied: the run state already holds the answer (or
+            # the block); the task resumes from the checkpoint stored with that call.
+            return
+        count = self.restarts_without_progress.get(task_id, 0) + 1
+        self.restarts_without_progress[task_id] = count
+        if count > self.max_restarts:
+            where = self.where.get(task_id)
+            self.state.finish(task_id, error=pickle.dumps(RuntimeError("restarted too often")), traceback=(
+                "%s was restarted %d times without reaching a new checkpoint%s; it needs a coordinator call "
+                "(e.g. checkpoint()) more often than the time limit allows\n" % (
+                    task.describe(), count - 1, " (last checkpoint at %s)" % where if where else "")))
+            if task_id == 0:
+                self.main_traceback = self.state.main.traceback
+            return
+        if task_id in self.checkpoints:
+            task.reply = self.replies[task_id]
+        self.state.runnable.append(task_id)
+
+    def _handle_time(self):
+        now = time.monotonic()
+        for worker in list(self.workers):
+            if worker.mode == "busy" and self.timeout and not worker.protected and worker.invoked_at is not None:
+                if now - worker.invoked_at > self.timeout:
+                    self._kill(worker)
+                    continue
+            if worker.mode == "waiting":
+                if worker.task in self.state.runnable:
+                    self._resume_in_place(worker, worker.task)
+                elif self.state.tasks[worker.task].done:
+                    self._idle(worker)
+                elif now >= worker.wait_until:
+                    worker.send({"op": "release"})
+                    self._idle(worker)
+        if self.chaos.probability:
+            busy = [w for w in self.workers if w.mode == "busy" and not w.protected]
+            if busy and self.chaos.random.random() < self.chaos.probability * SLICE:
+                self._kill(self.chaos.random.choice(busy))
+
+    def _check_deadlock(self):
+        if self.state.finished() or self.state.runnable:
+            return
+        if any(w.mode in ("busy", "starting") and w.task is not None for w in self.workers):
+            return
+        if any(w.pending is not None for w in self.workers):
+            return
+        if any(w.mode == "waiting" and time.monotonic() < w.wait_until for w in self.workers):
+            return
+        raise RunFailed(self.state.deadlock_message(lambda t: self.where.get(t) or "its start"))
+
+    def _stop_workers(self):
+        for worker in self.workers:
+            worker.send({"op": "stop"})
+        deadline = time.monotonic() + 1.0
+        for worker in self.workers:
+            try:
+                worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                worker.kill()
+        for worker in self.workers:
+            for stream in (worker.process.stdin, worker.process.stdout, worker.process.stderr):
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+            try:
+                os.close(worker.events)
+            except OSError:
+                pass
+        self.workers = []
+        if self.progress:
+            sys.stderr.write("\r\x1b[K")

@@ -1,0 +1,60 @@
+"""The wire protocol between a coordinator and its workers (docs/protocol.md): messages are
+dicts of plain data and bytes, pickled, each preceded by its length as 4 big-endian bytes."""
+
+import pickle
+import struct
+
+VERSION = 1
+
+_HEADER = struct.Struct(">I")
+
+
+def encode(message):
+    body = pickle.dumps(message, protocol=4)
+    return _HEADER.pack(len(body)) + body
+
+
+def send(stream, message):
+    stream.write(encode(message))
+    stream.flush()
+
+
+def recv(stream):
+    """The next message, or None at end of stream."""
+    header = _read_exactly(stream, _HEADER.size)
+    if header is None:
+        return None
+    (length,) = _HEADER.unpack(header)
+    body = _read_exactly(stream, length)
+    if body is None:
+        return None
+    return pickle.loads(body)
+
+
+def _read_exactly(stream, n):
+    data = b""
+    while len(data) < n:
+        chunk = stream.read(n - len(data))
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
+
+class Decoder:
+    """Splits a byte stream read piecemeal (non-blocking) into messages."""
+
+    def __init__(self):
+        self.buffer = b""
+
+    def feed(self, data):
+        self.buffer += data
+        messages = []
+        while len(self.buffer) >= _HEADER.size:
+            (length,) = _HEADER.unpack_from(self.buffer)
+            if len(self.buffer) < _HEADER.size + length:
+                break
+            body = self.buffer[_HEADER.size:_HEADER.size + length]
+            self.buffer = self.buffer[_HEADER.size + length:]
+            messages.append(pickle.loads(body))
+        return messages

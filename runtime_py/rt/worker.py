@@ -1,0 +1,163 @@
+"""A worker process: runs tasks of one bundle for a coordinator, one invocation at a time, and
+stays warm between them. Speaks docs/protocol.md: messages from the coordinator on stdin,
+messages to it on the file descriptor given as the first argument; the tasks' own output goes
+to stdout and stderr, which the coordinator labels with the task.
+
+    python3 -m rt.worker FD          (in the bundle directory)
+"""
+
+import json
+import os
+import sys
+import traceback
+
+from kappa_coordinator import protocol
+from rt import Unwind, resume, wire
+from rt.local import unpicklable_variable
+
+
+class Manifest:
+    """The bundle's manifest: where resume points are, and the line map for tracebacks."""
+
+    def __init__(self, directory):
+        try:
+            with open(os.path.join(directory, "kappa-manifest.json")) as f:
+                data = json.load(f)
+        except (OSError, ValueError):
+            data = {}
+        self.line_map = data.get("line_map", [])
+        self.points = {p["continuation"].rsplit(".", 1)[-1]: p for p in data.get("resume_points", [])}
+        self.handler = os.path.abspath(os.path.join(directory, "handler.py"))
+
+    def where(self, frame):
+        point = self.points.get(getattr(frame.continuation, "__name__", ""))
+        return "handler.py line %d" % point["line"] if point else None
+
+    def format_exception(self, error):
+        """A traceback whose handler.py lines are the user's, not the generated ones."""
+        lines = ["Traceback (most recent call last):\n"]
+        for entry in traceback.extract_tb(error.__traceback__):
+            filename, lineno = entry.filename, entry.lineno
+            if os.path.abspath(filename) == self.handler and 0 < lineno <= len(self.line_map):
+                lineno = self.line_map[lineno - 1]
+                filename = "handler.py"
+            if "/rt/" in filename.replace("\\", "/") or "/kappa_coordinator/" in filename.replace("\\", "/"):
+                continue
+            lines.append('  File "%s", line %d, in %s\n' % (filename, lineno, _function_name(entry.name)))
+            if entry.line:
+                lines.append("    %s\n" % entry.line.strip())
+        lines.extend(traceback.format_exception_only(type(error), error))
+        child = getattr(error, "kappa_child_traceback", None)
+        if child:
+            lines.append("\nraised in a spawned task:\n" + child)
+        return "".join(lines)
+
+
+def _function_name(name):
+    """`_kappa_fib_c3` runs part of `fib`."""
+    if name.startswith("_kappa_"):
+        return name[len("_kappa_"):].rsplit("_", 1)[0]
+    return name
+
+
+class Worker:
+    def __init__(self, inbox, outbox):
+        self.inbox = inbox
+        self.outbox = outbox
+        self.manifest = Manifest(os.getcwd())
+
+    def send(self, message):
+        protocol.send(self.outbox, message)
+
+    def serve(self):
+        hello = protocol.recv(self.inbox)
+        if hello is None:
+            return
+        if hello.get("protocol") != protocol.VERSION:
+            self.send({"op": "hello", "protocol": protocol.VERSION, "error": "worker speaks protocol %d, coordinator %r" % (protocol.VERSION, hello.get("protocol"))})
+            return
+        sys.path.insert(0, os.getcwd())
+        import handler  # warm: imported once per worker
+
+        entry = getattr(handler, "handler", None)
+        self.send({
+            "op": "hello",
+            "protocol": protocol.VERSION,
+            "pid": os.getpid(),
+            "entry_on_coordinator": bool(getattr(entry, "on_coordinator", False)),
+        })
+        while True:
+            message = protocol.recv(self.inbox)
+            if message is None or message["op"] == "stop":
+                return
+            if message["op"] == "invoke":
+                self.invoke(message)
+
+    def invoke(self, message):
+        task, seqno = message["task"], message["seqno"]
+        frames = None
+        outcome = None
+        if "checkpoint" in message:
+            frames = wire.loads(message["checkpoint"])
+            outcome = wire.to_outcome(message["reply"])
+        while True:
+            try:
+                if frames is None:
+                    f, args = wire.start_arguments(message["start"], message["inputs"])
+                    value = f(*args)
+                else:
+                    value = resume(frames, outcome)
+            except Unwind as unwind:
+                frames = unwind.frames
+                seqno += 1
+                try:
+                    checkpoint = wire.dumps(frames)
+                except Exception as error:
+                    problem = next((p for p in (unpicklable_variable(f, self.manifest.where) for f in frames) if p), str(error))
+                    self.fail(task, RuntimeError("cannot checkpoint: " + problem))
+                    return
+                self.send({
+                    "op": "call",
+                    "task": task,
+                    "seqno": seqno,
+                    "checkpoint": checkpoint,
+                    "call": wire.to_call(unwind.request, task),
+                    "where": self.manifest.where(frames[0]) if frames else None,
+                })
+                reply = protocol.recv(self.inbox)
+                if reply is None or reply["op"] == "stop":
+                    sys.exit(0)
+                if reply["op"] != "resume":
+                    return  # released: the task continues later, from its checkpoint
+                outcome = wire.to_outcome(reply["reply"])
+            except Exception as error:
+                self.fail(task, error)
+                return
+            else:
+                try:
+                    result = wire.dumps(value)
+                except Exception as error:
+                    self.fail(task, RuntimeError("the task's result (a %s) cannot be pickled: %s" % (type(value).__name__, error)))
+                    return
+                done = {"op": "done", "task": task, "result": result}
+                if task == 0:
+                    done["json"], done["json_error"] = wire.result_json(value)
+                self.send(done)
+                return
+
+    def fail(self, task, error):
+        self.send({
+            "op": "failed",
+            "task": task,
+            "error": wire.dumps_error(error),
+            "traceback": self.manifest.format_exception(error),
+        })
+
+
+def main():
+    outbox = os.fdopen(int(sys.argv[1]), "wb")
+    Worker(sys.stdin.buffer, outbox).serve()
+
+
+if __name__ == "__main__":
+    main()
