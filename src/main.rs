@@ -343,7 +343,7 @@ fn run(options: RunOptions) -> ExitCode {
         return ExitCode::from(2);
     }
     if let Some(timeout) = options.timeout {
-        if !(timeout > 0.0) {
+        if timeout.is_nan() || timeout <= 0.0 {
             eprintln!("error: --timeout must be a positive number of seconds");
             return ExitCode::from(2);
         }
