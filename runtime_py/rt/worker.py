@@ -28,6 +28,11 @@ class Manifest:
         self.line_map = data.get("line_map", [])
         self.points = {p["continuation"].rsplit(".", 1)[-1]: p for p in data.get("resume_points", [])}
         self.handler = os.path.abspath(os.path.join(directory, "handler.py"))
+        try:
+            with open(os.path.join(directory, "kappa-source", "handler.py"), encoding="utf-8") as f:
+                self.source_lines = f.read().splitlines()
+        except OSError:
+            self.source_lines = []
 
     def where(self, frame):
         point = self.points.get(getattr(frame.continuation, "__name__", ""))
@@ -37,15 +42,17 @@ class Manifest:
         """A traceback whose handler.py lines are the user's, not the generated ones."""
         lines = ["Traceback (most recent call last):\n"]
         for entry in traceback.extract_tb(error.__traceback__):
-            filename, lineno = entry.filename, entry.lineno
+            filename, lineno, text = entry.filename, entry.lineno, entry.line
             if os.path.abspath(filename) == self.handler and 0 < lineno <= len(self.line_map):
                 lineno = self.line_map[lineno - 1]
                 filename = "handler.py"
+                if 0 < lineno <= len(self.source_lines):
+                    text = self.source_lines[lineno - 1]
             if "/rt/" in filename.replace("\\", "/") or "/kappa_coordinator/" in filename.replace("\\", "/"):
                 continue
             lines.append('  File "%s", line %d, in %s\n' % (filename, lineno, _function_name(entry.name)))
-            if entry.line:
-                lines.append("    %s\n" % entry.line.strip())
+            if text:
+                lines.append("    %s\n" % text.strip())
         lines.extend(traceback.format_exception_only(type(error), error))
         child = getattr(error, "kappa_child_traceback", None)
         if child:

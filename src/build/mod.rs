@@ -53,6 +53,9 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
 
 pub const MANIFEST: &str = "kappa-manifest.json";
 
+/// Where the bundle keeps a copy of the original handler.py.
+pub const SOURCE_COPY: &str = "kappa-source/handler.py";
+
 #[derive(Debug)]
 pub enum BuildError {
     /// The app has errors; nothing was written.
@@ -129,6 +132,8 @@ pub fn build(
 
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
     entries.push(("handler.py".to_owned(), transformed.text.into_bytes()));
+    // The user's source, so that tracebacks quote what the user wrote.
+    entries.push((SOURCE_COPY.to_owned(), file.text.as_bytes().to_vec()));
     for (path, text) in RUNTIME_FILES {
         entries.push(((*path).to_owned(), text.as_bytes().to_vec()));
     }

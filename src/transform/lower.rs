@@ -713,7 +713,14 @@ impl<'s> Lowerer<'s> {
                     });
                 } else {
                     let code = self.flatten_expr(value, out);
-                    if !code.text.starts_with("_kappa_t") || code.text.contains(' ') {
+                    // A statement that is only a temporary's name does nothing; anything else
+                    // (a call of a spilled method, an operation) must run.
+                    let bare_temp = code.text.starts_with("_kappa_t")
+                        && code
+                            .text
+                            .chars()
+                            .all(|c| c.is_ascii_alphanumeric() || c == '_');
+                    if !bare_temp {
                         out.push(Node::Line {
                             code,
                             returns: false,

@@ -24,6 +24,16 @@ def load_event(directory):
         return json.load(f)
 
 
+# The app's own printed output goes to stderr; stdout carries only the driver's JSON.
+_STDOUT = sys.stdout
+sys.stdout = sys.stderr
+
+
+def emit(line):
+    _STDOUT.write(line + "\n")
+    _STDOUT.flush()
+
+
 def outcome_json(result=None, error=None, **counts):
     if error is not None:
         payload = {"error": type(error).__name__, "message": str(error)}
@@ -44,7 +54,7 @@ def reference(app):
         result, error = rt.run_handler(handler.handler, load_event(app)), None
     except Exception as e:
         result, error = None, e
-    print(outcome_json(result, error, spawns=rt.counts["spawns"], enqueued=rt.counts["enqueued"]))
+    emit(outcome_json(result, error, spawns=rt.counts["spawns"], enqueued=rt.counts["enqueued"]))
 
 
 def _import_bundle(build):
@@ -63,7 +73,7 @@ def run(build):
         result, error = scheduler.run(handler.handler, (load_event(build), None)), None
     except Exception as e:
         result, error = None, e
-    print(outcome_json(result, error, spawns=scheduler.tasks_spawned, enqueued=scheduler.objects_enqueued))
+    emit(outcome_json(result, error, spawns=scheduler.tasks_spawned, enqueued=scheduler.objects_enqueued))
 
 
 def step(build, state):
@@ -77,20 +87,20 @@ def step(build, state):
     try:
         finished = scheduler.step_call()
     except Exception as e:  # the run failed: report like `run` would
-        print(outcome_json(None, e, spawns=scheduler.tasks_spawned, enqueued=scheduler.objects_enqueued))
+        emit(outcome_json(None, e, spawns=scheduler.tasks_spawned, enqueued=scheduler.objects_enqueued))
         return
     if finished:
         try:
             result, error = scheduler.result(), None
         except Exception as e:
             result, error = None, e
-        print(outcome_json(result, error, spawns=scheduler.tasks_spawned, enqueued=scheduler.objects_enqueued))
+        emit(outcome_json(result, error, spawns=scheduler.tasks_spawned, enqueued=scheduler.objects_enqueued))
         return
     data = scheduler.checkpoint()
     with open(state + ".tmp", "wb") as f:
         f.write(data)
     os.replace(state + ".tmp", state)
-    print("more")
+    emit("more")
 
 
 def _python(*args):
@@ -123,7 +133,7 @@ def check(app, build):
                 done = subprocess.run([sys.executable, os.path.abspath(__file__), "step", build, state], capture_output=True, text=True)
                 if done.returncode != 0:
                     if "CheckpointError" in done.stderr and expect["expect_checkpoint_error"] in done.stderr:
-                        print(json.dumps({"steps": steps, "checkpoint_error": expect["expect_checkpoint_error"]}))
+                        emit(json.dumps({"steps": steps, "checkpoint_error": expect["expect_checkpoint_error"]}))
                         return
                     raise SystemExit("unexpected failure:\n" + done.stderr)
                 out = done.stdout.strip()
@@ -141,7 +151,7 @@ def check(app, build):
             problems.append("chain run (%d fresh interpreters): %s\n   expected: %s" % (steps, chained, expected))
     if problems:
         raise SystemExit("%s:\n%s" % (app, "\n".join(problems)))
-    print(json.dumps({"steps": steps, "outcome": expected}, sort_keys=True))
+    emit(json.dumps({"steps": steps, "outcome": expected}, sort_keys=True))
 
 
 def main():

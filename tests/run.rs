@@ -1,0 +1,298 @@
+//! `kappac run` against the untransformed program: every app of `tests/fixtures/apps/` and
+//! `tests/fixtures/transform/` must give the reference runtime's result (or its error) in every
+//! mode — normal, `--chaos every`, `--chaos kill` with three seeds, and a `--timeout` — with the
+//! same numbers of spawns and enqueued objects (nothing duplicated, nothing lost).
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn apps() -> Vec<PathBuf> {
+    let mut apps = Vec::new();
+    for dir in ["tests/fixtures/apps", "tests/fixtures/transform"] {
+        for entry in std::fs::read_dir(dir).expect("fixtures") {
+            let path = entry.expect("entry").path();
+            if path.join("handler.py").is_file() && path.join("event.json").is_file() {
+                apps.push(path);
+            }
+        }
+    }
+    apps.sort();
+    assert!(apps.len() >= 20);
+    apps
+}
+
+fn expect(app: &Path) -> serde_json::Value {
+    std::fs::read_to_string(app.join("expect.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str(&t).ok())
+        .unwrap_or(serde_json::Value::Null)
+}
+
+fn reference(app: &Path) -> Result<serde_json::Value, String> {
+    let output = Command::new("python3")
+        .arg("tests/py/drive.py")
+        .arg("reference")
+        .arg(app)
+        .output()
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&output.stdout);
+    serde_json::from_str(text.trim()).map_err(|e| {
+        format!(
+            "{}: reference run gave no JSON ({e}): {text}{}",
+            app.display(),
+            String::from_utf8_lossy(&output.stderr)
+        )
+    })
+}
+
+/// `(spawned, enqueued, restarts)` from the coordinator's closing summary.
+fn counts(stderr: &str) -> Option<(u64, u64, u64)> {
+    let line = stderr
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("run finished: "))?;
+    let number_before = |marker: &str| -> Option<u64> {
+        let head = &line[..line.find(marker)?];
+        head.rsplit(|c: char| !c.is_ascii_digit())
+            .find(|s| !s.is_empty())?
+            .parse()
+            .ok()
+    };
+    Some((
+        number_before(" spawned)")?,
+        number_before(" objects enqueued")?,
+        number_before(" restarts")?,
+    ))
+}
+
+fn check_mode(app: &Path, mode: &[String], expected: &serde_json::Value) -> Result<(), String> {
+    let expect = expect(app);
+    let mut command = Command::new(env!("CARGO_BIN_EXE_kappac"));
+    command
+        .arg("run")
+        .arg(app)
+        .arg("--event-file")
+        .arg(app.join("event.json"))
+        .args(["--workers", "2", "--block-wait", "0.2"])
+        .args(mode);
+    if let Some(target) = expect["target_version"].as_str() {
+        command.args(["--target-version", target]);
+    }
+    let output = command.output().map_err(|e| e.to_string())?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let context = || {
+        format!(
+            "{} {}:\nstdout: {stdout}\nstderr: {stderr}",
+            app.display(),
+            mode.join(" ")
+        )
+    };
+    if let Some(text) = expect["expect_checkpoint_error"].as_str() {
+        if output.status.code() != Some(1)
+            || !stderr.contains("cannot checkpoint")
+            || !stderr.contains(text)
+        {
+            return Err(format!(
+                "expected a checkpoint error naming {text:?}\n{}",
+                context()
+            ));
+        }
+        return Ok(());
+    }
+    if let Some(error) = expected["error"].as_str() {
+        let message = expected["message"].as_str().unwrap_or("");
+        if output.status.code() != Some(1) || !stderr.contains(&format!("{error}: {message}")) {
+            return Err(format!(
+                "expected the run to fail with {error}: {message}\n{}",
+                context()
+            ));
+        }
+        return Ok(());
+    }
+    if !output.status.success() {
+        return Err(format!("the run failed\n{}", context()));
+    }
+    let last = stdout.lines().last().unwrap_or("");
+    let result: serde_json::Value = serde_json::from_str(last)
+        .map_err(|e| format!("last line is not JSON ({e})\n{}", context()))?;
+    if result != expected["result"] {
+        return Err(format!(
+            "result {result} != expected {}\n{}",
+            expected["result"],
+            context()
+        ));
+    }
+    let (spawned, enqueued, restarts) =
+        counts(&stderr).ok_or_else(|| format!("no summary\n{}", context()))?;
+    if Some(spawned) != expected["spawns"].as_u64()
+        || Some(enqueued) != expected["enqueued"].as_u64()
+    {
+        return Err(format!(
+            "{spawned} spawned and {enqueued} enqueued, expected {} and {}\n{}",
+            expected["spawns"],
+            expected["enqueued"],
+            context()
+        ));
+    }
+    if mode.first().map(String::as_str) == Some("--timeout")
+        && expect["expect_restarts_with_timeout"].as_bool() == Some(true)
+        && restarts == 0
+    {
+        return Err(format!("the timeout forced no restart\n{}", context()));
+    }
+    Ok(())
+}
+
+fn check_app(app: &Path) -> Vec<String> {
+    let expected = match reference(app) {
+        Ok(expected) => expected,
+        Err(message) => return vec![message],
+    };
+    let timeout = expect(app)["timeout"].as_f64().unwrap_or(5.0).to_string();
+    let modes: Vec<Vec<String>> = vec![
+        vec![],
+        vec!["--chaos".into(), "every".into()],
+        vec!["--chaos".into(), "kill=0.2,seed=1".into()],
+        vec!["--chaos".into(), "kill=0.2,seed=2".into()],
+        vec!["--chaos".into(), "kill=0.2,seed=3".into()],
+        vec!["--timeout".into(), timeout],
+    ];
+    modes
+        .iter()
+        .filter_map(|mode| check_mode(app, mode, &expected).err())
+        .collect()
+}
+
+#[test]
+fn every_app_gives_the_reference_result_in_every_mode() {
+    let apps = apps();
+    let halves: Vec<Vec<PathBuf>> = vec![
+        apps.iter().step_by(2).cloned().collect(),
+        apps.iter().skip(1).step_by(2).cloned().collect(),
+    ];
+    let failures: Vec<String> = std::thread::scope(|scope| {
+        let handles: Vec<_> = halves
+            .iter()
+            .map(|half| {
+                scope.spawn(move || {
+                    half.iter()
+                        .flat_map(|app| check_app(app))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec!["a worker thread panicked".to_owned()])
+            })
+            .collect()
+    });
+    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+#[test]
+fn a_failing_child_fails_the_run_with_its_traceback() {
+    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .args(["run", "tests/fixtures/transform/child_error"])
+        .output()
+        .expect("kappac runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("ValueError: invalid literal for int() with base 10: 'four'"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("raised in a spawned task"), "{stderr}");
+    assert!(
+        stderr.contains("File \"handler.py\", line 7, in parse"),
+        "{stderr}"
+    );
+    assert!(output.stdout.is_empty(), "no result on stdout");
+}
+
+#[test]
+fn deadlock_is_reported_with_the_blocked_tasks() {
+    let dir = std::env::temp_dir().join(format!("kappac-deadlock-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("handler.py"),
+        "import rt\n\ndef handler(event, context):\n    q = rt.create_queue(1)\n    return q.dequeue()\n",
+    )
+    .expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .arg("run")
+        .arg(&dir)
+        .args(["--block-wait", "0.1"])
+        .output()
+        .expect("kappac runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("deadlock"), "{stderr}");
+    assert!(
+        stderr.contains("task 0 waits for an item in queue 1 at handler.py line 5"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn bad_usage_exits_2() {
+    let kappac = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_kappac"))
+            .args(args)
+            .output()
+            .expect("kappac runs")
+    };
+    assert_eq!(
+        kappac(&["run", "examples/fib", "--event", "{not json"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        kappac(&["run", "examples/fib", "--chaos", "sometimes"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        kappac(&["run", "examples/fib", "--timeout", "0"])
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(kappac(&["run", "no/such/app"]).status.code(), Some(2));
+    let no_python = kappac(&["run", "examples/fib", "--python", "/no/such/python3"]);
+    assert_eq!(no_python.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&no_python.stderr).contains("pass --python"));
+}
+
+#[test]
+fn big_results_and_integers_of_any_size() {
+    let dir = std::env::temp_dir().join(format!("kappac-big-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("handler.py"),
+        "import rt\n\ndef blob(n):\n    return 'x' * n\n\ndef handler(event, context):\n    s = rt.spawn(blob, (event['n'],)).wait()\n    return [len(s), 2 ** 200]\n",
+    )
+    .expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .arg("run")
+        .arg(&dir)
+        .args(["--event", "{\"n\": 2000000}"])
+        .output()
+        .expect("kappac runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        "[2000000, 1606938044258990275541962092341162602522202993782792835301376]"
+    );
+}
