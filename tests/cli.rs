@@ -28,14 +28,13 @@ fn version_and_help() {
     let help = kappac(&["--help"]);
     assert!(help.status.success());
     let text = stdout(&help);
-    for command in ["check", "emit", "build", "explain"] {
-        assert!(text.contains(command), "help lists `{command}`");
+    for command in ["check", "emit", "build", "run", "explain"] {
+        assert!(
+            text.lines().any(|l| l.starts_with(&format!("  {command} "))),
+            "help lists `{command}`"
+        );
     }
     assert!(text.contains("Examples:"));
-    assert!(
-        !text.lines().any(|l| l.starts_with("  run ")),
-        "no commands that do nothing"
-    );
 }
 
 #[test]
