@@ -30,7 +30,8 @@ fn version_and_help() {
     let text = stdout(&help);
     for command in ["check", "emit", "build", "run", "explain"] {
         assert!(
-            text.lines().any(|l| l.starts_with(&format!("  {command} "))),
+            text.lines()
+                .any(|l| l.starts_with(&format!("  {command} "))),
             "help lists `{command}`"
         );
     }

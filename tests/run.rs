@@ -296,3 +296,61 @@ fn big_results_and_integers_of_any_size() {
         "[2000000, 1606938044258990275541962092341162602522202993782792835301376]"
     );
 }
+
+#[test]
+fn a_failed_task_nobody_waits_for_fails_the_run() {
+    let dir = std::env::temp_dir().join(format!("kappac-unhandled-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("handler.py"),
+        "import rt\n\ndef fail(x):\n    raise KeyError(x)\n\ndef handler(event, context):\n    rt.spawn(fail, ('lost',))\n    rt.checkpoint()\n    return 1\n",
+    )
+    .expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .arg("run")
+        .arg(&dir)
+        .output()
+        .expect("kappac runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("task 1 failed and nobody waited for its result"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("KeyError: 'lost'"), "{stderr}");
+}
+
+#[test]
+fn an_incompatible_worker_is_refused_clearly() {
+    let temp = std::env::temp_dir().join(format!("kappac-version-{}", std::process::id()));
+    let bundle = temp.join("fib");
+    kappac::build::build(
+        Path::new("examples/fib"),
+        &bundle,
+        kappac::check::CheckOptions::default(),
+        false,
+    )
+    .expect("builds");
+    // A worker from another runtime version.
+    let worker = bundle.join("rt/worker.py");
+    let text = std::fs::read_to_string(&worker).expect("worker");
+    std::fs::write(
+        &worker,
+        text.replace(
+            "\"protocol\": protocol.VERSION,\n            \"pid\"",
+            "\"protocol\": 99,\n            \"pid\"",
+        ),
+    )
+    .expect("write");
+    let output = Command::new("python3")
+        .args(["-m", "kappa_coordinator", ".", "--event", "{\"n\": 3}"])
+        .current_dir(&bundle)
+        .env("PYTHONPATH", &bundle)
+        .output()
+        .expect("python3");
+    let _ = std::fs::remove_dir_all(&temp);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("incompatible runtime"), "{stderr}");
+}

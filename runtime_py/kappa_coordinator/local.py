@@ -178,7 +178,9 @@ class Coordinator:
         """Runs the bundle's handler on `event`; returns the result as a line of JSON."""
         self.state.new_task(pickle.dumps((_Attribute("handler", "handler"), (event, None)), protocol=4))
         try:
-            while not self.state.finished():
+            # The run is over when the first task has finished and no other task can still
+            # run; tasks blocked forever are abandoned.
+            while not self.state.finished() or self._work_left():
                 self._dispatch()
                 self._check_deadlock()
                 self._wait_for_events()
@@ -191,6 +193,11 @@ class Coordinator:
             raise RunFailed(self.main_traceback or "the handler failed")
         if self.main_json_error:
             raise RunFailed(self.main_json_error)
+        unhandled = self.state.unhandled_failures()
+        if unhandled:
+            raise RunFailed("".join(
+                "%s failed and nobody waited for its result:\n%s" % (task.describe(), task.traceback or "")
+                for task in unhandled))
         return self.main_json
 
     def summary(self):
@@ -249,6 +256,9 @@ class Coordinator:
 
     def _invoke(self, worker, task):
         message = {"op": "invoke", "task": task.id, "seqno": self.seqnos.get(task.id, 0)}
+        protected = worker.protected
+        if self.timeout and not protected:
+            message["timeout"] = self.timeout
         if task.id in self.checkpoints:
             message["checkpoint"] = self.checkpoints[task.id]
             message["reply"] = task.reply
@@ -319,8 +329,10 @@ class Coordinator:
     def _handle(self, worker, message):
         op = message["op"]
         if op == "hello":
-            if message.get("error"):
-                raise RunFailed("incompatible runtime: " + message["error"])
+            if message.get("error") or message.get("protocol") != protocol.VERSION:
+                raise RunFailed("incompatible runtime: the worker speaks protocol %r, this coordinator %d%s" % (
+                    message.get("protocol"), protocol.VERSION,
+                    " (%s)" % message["error"] if message.get("error") else ""))
             worker.ready = True
             if self.entry_on_coordinator is None:
                 self.entry_on_coordinator = bool(message.get("entry_on_coordinator"))
@@ -462,6 +474,12 @@ class Coordinator:
             busy = [w for w in self.workers if w.mode == "busy" and not w.protected]
             if busy and self.chaos.random.random() < self.chaos.probability * SLICE:
                 self._kill(self.chaos.random.choice(busy))
+
+    def _work_left(self):
+        if self.state.runnable:
+            return True
+        return any(w.task is not None and w.mode in ("busy", "starting") for w in self.workers) or any(
+            w.pending is not None for w in self.workers)
 
     def _check_deadlock(self):
         if self.state.finished() or self.state.runnable:

@@ -9,7 +9,7 @@ import collections
 class Task:
     __slots__ = (
         "id", "name", "start", "inputs", "awaits", "on_coordinator", "started", "done",
-        "result", "error", "traceback", "reply", "waiting", "parent",
+        "result", "error", "traceback", "reply", "waiting", "parent", "handled",
     )
 
     def __init__(self, id, start, inputs, awaits, on_coordinator, name, parent):
@@ -27,6 +27,7 @@ class Task:
         self.traceback = None  # text
         self.reply = None  # the answer to its pending coordinator call
         self.waiting = None  # why it is blocked, for messages
+        self.handled = False  # someone waited on it, or it was another task's input
 
     def __getstate__(self):
         return {slot: getattr(self, slot) for slot in self.__slots__}
@@ -58,6 +59,8 @@ class State:
 
     def new_task(self, start, inputs=(), awaits=(), on_coordinator=False, name=None, parent=None):
         task = Task(self.next_task, start, list(inputs), list(awaits), on_coordinator, name, parent)
+        for i in task.inputs:
+            self.tasks[i].handled = True  # its error, if any, becomes this task's
         if self.next_task > 0:
             self.tasks_spawned += 1
         self.next_task += 1
@@ -90,6 +93,10 @@ class State:
         self.blocked.pop(task_id, None)
         self._wake()
 
+    def unhandled_failures(self):
+        """Tasks that failed while nobody waited for them: their errors would otherwise be lost."""
+        return [t for t in self.tasks.values() if t.id != 0 and t.error is not None and not t.handled]
+
     @property
     def main(self):
         return self.tasks[0]
@@ -114,6 +121,8 @@ class State:
                 for _ in range(call["copies"] or 1)
             ]
             if call["blocking"]:
+                for i in ids:
+                    self.tasks[i].handled = True
                 self._block(task, ("wait", ids, call["copies"] is not None))
             else:
                 self._answer(task, {"futures": ids, "many": call["copies"] is not None})
@@ -124,6 +133,7 @@ class State:
             ]
             self._answer(task, {"futures": ids, "many": True})
         elif kind == "wait":
+            self.tasks[call["future"]].handled = True
             self._block(task, ("wait", [call["future"]], False))
         elif kind == "create_queues":
             ids = []

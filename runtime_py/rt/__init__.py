@@ -25,6 +25,33 @@ __all__ = [
 
 PROTOCOL_VERSION = 1
 
+import time as _time
+
+
+class _Policy:
+    """When `maybe_pause()` takes a checkpoint: once `interval` seconds have passed since the
+    last coordinator call, or sooner when the invocation's deadline is closer than that (work
+    since the last checkpoint would be lost if the worker were killed)."""
+
+    interval = 1.0
+
+    def __init__(self):
+        self.last = _time.monotonic()
+        self.deadline = None  # monotonic time when this invocation may be killed
+
+    def due(self):
+        now = _time.monotonic()
+        since = now - self.last
+        if since >= self.interval:
+            return True
+        return self.deadline is not None and self.deadline - now < since
+
+    def called(self):
+        self.last = _time.monotonic()
+
+
+policy = _Policy()
+
 
 class Unwind(BaseException):
     """Raised by a coordinator call. Each compiled pause point it passes through pushes a frame
@@ -121,6 +148,7 @@ def _call(kind, *args):
     """Makes a coordinator call: unwinds to whoever runs the task, which answers it and resumes
     the task with the answer as this call's outcome. The answer *is* the API function's return
     value: nothing after `_call` runs on resume, so API functions only ever return `_call(...)`."""
+    policy.called()
     raise Unwind(Request(kind, *args))
 
 
@@ -189,7 +217,9 @@ pause = checkpoint
 
 
 def maybe_pause():
-    """Takes a checkpoint if the runtime's policy says so."""
+    """Takes a checkpoint if the runtime's policy says so (see `_Policy`)."""
+    if not policy.due():
+        return None
     return _call("maybe_pause")
 
 

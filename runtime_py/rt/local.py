@@ -45,15 +45,19 @@ class Scheduler:
         main = self.state.main
         if main.error is not None:
             raise wire.loads(main.error)
+        unhandled = self.state.unhandled_failures()
+        if unhandled:
+            raise wire.loads(unhandled[0].error)
         return wire.loads(main.result)
 
     def step(self):
         """Runs one task until its next coordinator call and applies it. Returns True when the
-        first task has finished."""
-        if self.finished():
-            return True
+        run is over: the first task has finished and no other task can still run (tasks
+        blocked forever are abandoned)."""
         task = self.state.take_runnable()
         if task is None:
+            if self.finished():
+                return True
             raise Deadlock(self.state.deadlock_message())
         try:
             if not task.started:
@@ -71,7 +75,7 @@ class Scheduler:
             self.state.finish(task.id, error=wire.dumps_error(error))
         else:
             self.state.finish(task.id, result=wire.dumps(value))
-        return self.finished()
+        return self.finished() and not self.state.runnable
 
     def step_call(self):
         """Steps until one more coordinator call has been applied or the run has finished.

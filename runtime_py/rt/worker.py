@@ -12,6 +12,7 @@ import sys
 import traceback
 
 from kappa_coordinator import protocol
+import rt
 from rt import Unwind, resume, wire
 from rt.local import unpicklable_variable
 
@@ -102,6 +103,9 @@ class Worker:
 
     def invoke(self, message):
         task, seqno = message["task"], message["seqno"]
+        rt.policy.called()
+        timeout = message.get("timeout")
+        rt.policy.deadline = rt.policy.last + timeout if timeout else None
         frames = None
         outcome = None
         if "checkpoint" in message:
