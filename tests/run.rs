@@ -233,7 +233,7 @@ fn deadlock_is_reported_with_the_blocked_tasks() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("deadlock"), "{stderr}");
     assert!(
-        stderr.contains("task 0 waits for an item in queue 1 at handler.py line 5"),
+        stderr.contains("task 0 waits for an item in queue 0.1 at handler.py line 5"),
         "{stderr}"
     );
 }
@@ -315,7 +315,7 @@ fn a_failed_task_nobody_waits_for_fails_the_run() {
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("task 1 failed and nobody waited for its result"),
+        stderr.contains("task 0.1 failed and nobody waited for its result"),
         "{stderr}"
     );
     assert!(stderr.contains("KeyError: 'lost'"), "{stderr}");

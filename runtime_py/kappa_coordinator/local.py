@@ -24,7 +24,7 @@ import sys
 import time
 
 from kappa_coordinator import protocol
-from kappa_coordinator.state import State
+from kappa_coordinator.state import MAIN, State
 
 SLICE = 0.05  # seconds between random kills' draws in `kill` chaos
 
@@ -151,9 +151,9 @@ class Coordinator:
         if path != ":memory:":
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS calls (task INTEGER, seqno INTEGER, call BLOB, "
+        db.execute("CREATE TABLE IF NOT EXISTS calls (task TEXT, seqno INTEGER, call BLOB, "
                    "PRIMARY KEY (task, seqno))")
-        db.execute("CREATE TABLE IF NOT EXISTS checkpoints (task INTEGER PRIMARY KEY, seqno INTEGER, "
+        db.execute("CREATE TABLE IF NOT EXISTS checkpoints (task TEXT PRIMARY KEY, seqno INTEGER, "
                    "checkpoint BLOB)")
         db.execute("DELETE FROM calls")
         db.execute("DELETE FROM checkpoints")
@@ -176,7 +176,7 @@ class Coordinator:
 
     def run(self, event):
         """Runs the bundle's handler on `event`; returns the result as a line of JSON."""
-        self.state.new_task(pickle.dumps((_Attribute("handler", "handler"), (event, None)), protocol=4))
+        self.state.new_task(MAIN, pickle.dumps((_Attribute("handler", "handler"), (event, None)), protocol=4))
         try:
             # The run is over when the first task has finished and no other task can still
             # run; tasks blocked forever are abandoned.
@@ -202,7 +202,7 @@ class Coordinator:
 
     def summary(self):
         return "%d tasks (%d spawned), %d objects enqueued, %d coordinator calls applied, %d restarts, %.2f s" % (
-            self.state.next_task, self.state.tasks_spawned, self.state.objects_enqueued,
+            len(self.state.tasks), self.state.tasks_spawned, self.state.objects_enqueued,
             self.state.calls_applied, self.restarts, time.monotonic() - self.started)
 
     def _show_progress(self):
@@ -223,7 +223,7 @@ class Coordinator:
         return worker
 
     def _worker_for(self, task):
-        protected = bool(task.on_coordinator) or (task.id == 0 and bool(self.entry_on_coordinator))
+        protected = bool(task.on_coordinator) or (task.id == MAIN and bool(self.entry_on_coordinator))
         for worker in self.workers:
             if worker.mode == "idle" and worker.protected == protected:
                 return worker
@@ -236,7 +236,7 @@ class Coordinator:
     def _dispatch(self):
         while self.state.runnable:
             task = self.state.tasks[self.state.runnable[0]]
-            if task.id == 0 and self.entry_on_coordinator is None:
+            if task.id == MAIN and self.entry_on_coordinator is None:
                 # Whether the handler runs on the coordinator is known once a worker said hello.
                 if not any(w.ready for w in self.workers):
                     if not self.workers:
@@ -306,7 +306,7 @@ class Coordinator:
         buffer = worker.output.get(kind, b"") + data
         *lines, rest = buffer.split(b"\n")
         worker.output[kind] = rest
-        label = "task %d" % worker.task if worker.task is not None else "worker"
+        label = "task %s" % worker.task if worker.task is not None else "worker"
         for line in lines:
             sys.stderr.write("[%s] %s\n" % (label, line.decode("utf-8", "replace")))
         sys.stderr.flush()
@@ -349,11 +349,11 @@ class Coordinator:
             task = message["task"]
             if op == "done":
                 self.state.finish(task, result=message["result"])
-                if task == 0:
+                if task == MAIN:
                     self.main_json, self.main_json_error = message.get("json"), message.get("json_error")
             else:
                 self.state.finish(task, error=message["error"], traceback=message["traceback"])
-                if task == 0:
+                if task == MAIN:
                     self.main_traceback = message["traceback"]
             self._idle(worker)
 
@@ -365,13 +365,18 @@ class Coordinator:
             self._kill(worker)  # lost before the coordinator stored it: the task redoes it
             return
         if not self._store(task, seqno, message["checkpoint"], message["call"]):
-            raise RunFailed("task %d sent call %d twice" % (task, seqno))
+            raise RunFailed("task %s sent call %d twice" % (task, seqno))
         self.checkpoints[task] = message["checkpoint"]
         self.seqnos[task] = seqno
         self.where[task] = message.get("where")
         self.restarts_without_progress[task] = 0
         self.state.apply(task, message["call"])
-        if task == 0 and message["call"]["kind"] == "exit":
+        pipelined = message["call"].get("pipelined", False)
+        if pipelined:
+            # The worker knew the answer and went on: the task is running, not waiting.
+            self.replies[task] = self.state.tasks[task].reply
+            self.state.runnable.remove(task)
+        if task == MAIN and message["call"]["kind"] == "exit":
             self.main_json = message["call"].get("json")
             self.main_json_error = message["call"].get("json_error")
         kill_after = chaos.every or (chaos.probability and chaos.random.random() < chaos.probability / 2)
@@ -380,6 +385,8 @@ class Coordinator:
             return
         if self.state.tasks[task].done:
             self._idle(worker)
+        elif pipelined:
+            pass
         elif task in self.state.runnable:
             self._resume_in_place(worker, task)
         else:
@@ -448,7 +455,7 @@ class Coordinator:
                 "%s was restarted %d times without reaching a new checkpoint%s; it needs a coordinator call "
                 "(e.g. checkpoint()) more often than the time limit allows\n" % (
                     task.describe(), count - 1, " (last checkpoint at %s)" % where if where else "")))
-            if task_id == 0:
+            if task_id == MAIN:
                 self.main_traceback = self.state.main.traceback
             return
         if task_id in self.checkpoints:

@@ -1,9 +1,15 @@
 """The state of a run: tasks, their futures, queues, and who waits for what. Every coordinator
 call of a task goes through `State.apply`, which answers it at once or blocks the task until it
 can be answered. Payloads (arguments, results, queue items) are opaque bytes; only task and queue
-ids are understood here. Shared by the in-process runner and the process coordinator."""
+ids are understood here. Shared by the in-process runner and the process coordinator.
+
+Ids are strings that the task side derives itself: the first task is "0"; what call number `s`
+of task `t` creates is "t.s" (or "t.s.i" for the i-th of several). A task can therefore know the
+answer to a call that creates things without waiting for the coordinator (pipelining)."""
 
 import collections
+
+MAIN = "0"
 
 
 class Task:
@@ -37,7 +43,7 @@ class Task:
             setattr(self, slot, value)
 
     def describe(self):
-        return "task %d%s" % (self.id, " (%s)" % self.name if self.name else "")
+        return "task %s%s" % (self.id, " (%s)" % self.name if self.name else "")
 
 
 class State:
@@ -49,21 +55,20 @@ class State:
         self.blocked = {}  # task id -> why: a tuple
         self.queues = {}
         self.queue_limits = {}
-        self.next_task = 0
-        self.next_queue = 0
         self.calls_applied = 0
         self.tasks_spawned = 0
         self.objects_enqueued = 0
 
     # -- tasks ----------------------------------------------------------------------------
 
-    def new_task(self, start, inputs=(), awaits=(), on_coordinator=False, name=None, parent=None):
-        task = Task(self.next_task, start, list(inputs), list(awaits), on_coordinator, name, parent)
+    def new_task(self, task_id, start, inputs=(), awaits=(), on_coordinator=False, name=None, parent=None):
+        if task_id in self.tasks:
+            raise ValueError("task %s exists already" % (task_id,))
+        task = Task(task_id, start, list(inputs), list(awaits), on_coordinator, name, parent)
         for i in task.inputs:
             self.tasks[i].handled = True  # its error, if any, becomes this task's
-        if self.next_task > 0:
+        if parent is not None:
             self.tasks_spawned += 1
-        self.next_task += 1
         self.tasks[task.id] = task
         if task.inputs or task.awaits:
             self.blocked[task.id] = ("start", task.inputs + task.awaits)
@@ -95,11 +100,11 @@ class State:
 
     def unhandled_failures(self):
         """Tasks that failed while nobody waited for them: their errors would otherwise be lost."""
-        return [t for t in self.tasks.values() if t.id != 0 and t.error is not None and not t.handled]
+        return [t for t in self.tasks.values() if t.parent is not None and t.error is not None and not t.handled]
 
     @property
     def main(self):
-        return self.tasks[0]
+        return self.tasks[MAIN]
 
     def finished(self):
         return self.main.done
@@ -117,8 +122,8 @@ class State:
             self.finish(task_id, result=call["value"])
         elif kind == "spawn":
             ids = [
-                self.new_task(call["start"], call["inputs"], call["awaits"], call["on_coordinator"], call["name"], task_id)
-                for _ in range(call["copies"] or 1)
+                self.new_task(new_id, call["start"], call["inputs"], call["awaits"], call["on_coordinator"], call["name"], task_id)
+                for new_id in call["ids"]
             ]
             if call["blocking"]:
                 for i in ids:
@@ -128,20 +133,18 @@ class State:
                 self._answer(task, {"futures": ids, "many": call["copies"] is not None})
         elif kind == "map_spawn":
             ids = [
-                self.new_task(start, call["inputs"][i], call["awaits"], call["on_coordinator"], call["name"], task_id)
-                for i, start in enumerate(call["starts"])
+                self.new_task(new_id, start, call["inputs"][i], call["awaits"], call["on_coordinator"], call["name"], task_id)
+                for i, (new_id, start) in enumerate(zip(call["ids"], call["starts"]))
             ]
             self._answer(task, {"futures": ids, "many": True})
         elif kind == "wait":
             self.tasks[call["future"]].handled = True
             self._block(task, ("wait", [call["future"]], False))
         elif kind == "create_queues":
-            ids = []
-            for _ in range(call["copies"] or 1):
-                self.next_queue += 1
-                self.queues[self.next_queue] = collections.deque()
-                self.queue_limits[self.next_queue] = call["max_size"]
-                ids.append(self.next_queue)
+            ids = list(call["ids"])
+            for queue_id in ids:
+                self.queues[queue_id] = collections.deque()
+                self.queue_limits[queue_id] = call["max_size"]
             self._answer(task, {"queues": ids, "many": call["copies"] is not None})
         elif kind == "enqueue":
             self._block(task, ("enqueue", call["queue"], list(call["items"])))

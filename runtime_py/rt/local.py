@@ -4,7 +4,7 @@ next coordinator call, on the same run state a process coordinator uses
 they would be between processes. The whole runner pickles, so a run can be stopped after any
 coordinator call and continued in a fresh interpreter (the tests do)."""
 
-from kappa_coordinator.state import State
+from kappa_coordinator.state import MAIN, State
 from rt import Unwind, resume, wire
 
 
@@ -20,6 +20,7 @@ class Scheduler:
     def __init__(self):
         self.state = State()
         self.frames = {}  # task id -> its paused frames
+        self.seqnos = {}  # task id -> number of coordinator calls it made
 
     @property
     def tasks_spawned(self):
@@ -30,7 +31,7 @@ class Scheduler:
         return self.state.objects_enqueued
 
     def start(self, f, args):
-        self.state.new_task(wire.dumps((f, tuple(args))))
+        self.state.new_task(MAIN, wire.dumps((f, tuple(args))))
 
     def run(self, f, args):
         self.start(f, args)
@@ -68,7 +69,10 @@ class Scheduler:
                 value = resume(self.frames.pop(task.id), wire.to_outcome(task.reply))
         except Unwind as unwind:
             self.frames[task.id] = unwind.frames
-            self.state.apply(task.id, wire.to_call(unwind.request, task.id))
+            seqno = self.seqnos.get(task.id, 0) + 1
+            self.seqnos[task.id] = seqno
+            call, _ = wire.to_call(unwind.request, task.id, seqno)
+            self.state.apply(task.id, call)
             if task.done:
                 self.frames.pop(task.id, None)
         except Exception as error:
@@ -99,7 +103,7 @@ class Scheduler:
             for frame in frames:
                 problem = unpicklable_variable(frame)
                 if problem:
-                    return "cannot checkpoint task %d: %s" % (task_id, problem)
+                    return "cannot checkpoint task %s: %s" % (task_id, problem)
         return None
 
 

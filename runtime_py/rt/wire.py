@@ -31,20 +31,48 @@ def _future_ids(values):
     return [v.task for v in values if isinstance(v, Future)]
 
 
-def to_call(request, task_id=None):
-    """The call a coordinator applies for `request`."""
+def new_ids(task_id, seqno, count, single):
+    """The ids of what call `seqno` of task `task_id` creates (see kappa_coordinator.state)."""
+    if single:
+        return ["%s.%d" % (task_id, seqno)]
+    return ["%s.%d.%d" % (task_id, seqno, i) for i in range(count)]
+
+
+def to_call(request, task_id, seqno):
+    """The call a coordinator applies for `request`, made as call number `seqno` of the task,
+    and the reply the task can know without asking: for calls that only create things or take
+    a checkpoint, the coordinator's answer is determined, so the task goes on at once
+    (the call is *pipelined*); otherwise None."""
+    call = _call_of(request, task_id, seqno)
+    reply = None
+    kind = call["kind"]
+    if kind in ("checkpoint", "maybe_pause"):
+        reply = {"value": None}
+    elif kind == "spawn" and not call["blocking"]:
+        reply = {"futures": call["ids"], "many": call["copies"] is not None}
+    elif kind == "map_spawn":
+        reply = {"futures": call["ids"], "many": True}
+    elif kind == "create_queues":
+        reply = {"queues": call["ids"], "many": call["copies"] is not None}
+    if reply is not None:
+        call["pipelined"] = True
+    return call, reply
+
+
+def _call_of(request, task_id, seqno):
     kind, args = request.kind, request.args
     if kind in ("checkpoint", "maybe_pause"):
         return {"kind": kind}
     if kind == "exit":
         call = {"kind": "exit", "value": dumps(args[0])}
-        if task_id == 0:
+        if task_id == "0":
             call["json"], call["json_error"] = result_json(args[0])
         return call
     if kind == "spawn":
         f, fargs, awaits, name, copies, blocking = args
         return {
             "kind": "spawn",
+            "ids": new_ids(task_id, seqno, copies or 1, copies is None),
             "start": dumps((f, fargs)),
             "inputs": _future_ids(fargs),
             "awaits": _future_ids(awaits),
@@ -58,6 +86,7 @@ def to_call(request, task_id=None):
         calls = [(elem,) + tuple(extra_args) for elem in elems]
         return {
             "kind": "map_spawn",
+            "ids": new_ids(task_id, seqno, len(calls), False),
             "starts": [dumps((f, c)) for c in calls],
             "inputs": [_future_ids(c) for c in calls],
             "awaits": _future_ids(awaits),
@@ -67,7 +96,12 @@ def to_call(request, task_id=None):
     if kind == "wait":
         return {"kind": "wait", "future": args[0].task}
     if kind == "create_queues":
-        return {"kind": "create_queues", "max_size": args[0], "copies": args[1]}
+        return {
+            "kind": "create_queues",
+            "ids": new_ids(task_id, seqno, args[1] or 1, args[1] is None),
+            "max_size": args[0],
+            "copies": args[1],
+        }
     if kind == "enqueue":
         return {"kind": "enqueue", "queue": args[0].queue, "items": [dumps(o) for o in args[1]]}
     if kind == "dequeue":

@@ -127,14 +127,20 @@ class Worker:
                     problem = next((p for p in (unpicklable_variable(f, self.manifest.where) for f in frames) if p), str(error))
                     self.fail(task, RuntimeError("cannot checkpoint: " + problem))
                     return
+                call, known = wire.to_call(unwind.request, task, seqno)
                 self.send({
                     "op": "call",
                     "task": task,
                     "seqno": seqno,
                     "checkpoint": checkpoint,
-                    "call": wire.to_call(unwind.request, task),
+                    "call": call,
                     "where": self.manifest.where(frames[0]) if frames else None,
                 })
+                if known is not None:
+                    # Pipelined: the answer is determined; go on while the coordinator stores
+                    # and applies the call (it reads this worker's messages in order).
+                    outcome = wire.to_outcome(known)
+                    continue
                 reply = protocol.recv(self.inbox)
                 if reply is None or reply["op"] == "stop":
                     sys.exit(0)
@@ -151,7 +157,7 @@ class Worker:
                     self.fail(task, RuntimeError("the task's result (a %s) cannot be pickled: %s" % (type(value).__name__, error)))
                     return
                 done = {"op": "done", "task": task, "result": result}
-                if task == 0:
+                if task == "0":
                     done["json"], done["json_error"] = wire.result_json(value)
                 self.send(done)
                 return
