@@ -8,6 +8,7 @@ use std::process::Command;
 
 fn apps() -> Vec<PathBuf> {
     let mut apps = Vec::new();
+    apps.push(PathBuf::from("examples/wordcount"));
     for dir in ["tests/fixtures/apps", "tests/fixtures/transform"] {
         for entry in std::fs::read_dir(dir).expect("fixtures") {
             let path = entry.expect("entry").path();

@@ -16,6 +16,7 @@ pub const NAMES: &[&str] = &[
     "on_coordinator",
     "Future",
     "Queue",
+    "run",
 ];
 
 /// Functions of `rt` whose call is a coordinator call.
@@ -46,4 +47,23 @@ pub fn is_coordinator_function(name: &str) -> bool {
 
 pub fn is_coordinator_method(name: &str) -> bool {
     COORDINATOR_METHODS.contains(&name)
+}
+
+#[cfg(test)]
+mod tests {
+    /// The compiler's list of `rt` names and the runtime's `__all__` must agree.
+    #[test]
+    fn names_match_the_runtime() {
+        let runtime = include_str!("../../runtime_py/rt/__init__.py");
+        let start = runtime.find("__all__ = [").expect("rt defines __all__");
+        let end = start + runtime[start..].find(']').expect("__all__ ends");
+        let mut exported: Vec<&str> = runtime[start..end].split('"').skip(1).step_by(2).collect();
+        exported.sort_unstable();
+        let mut known: Vec<&str> = super::NAMES.to_vec();
+        known.sort_unstable();
+        assert_eq!(known, exported);
+        for name in super::COORDINATOR_FUNCTIONS {
+            assert!(exported.contains(name), "{name} is not exported by rt");
+        }
+    }
 }
