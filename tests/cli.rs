@@ -146,7 +146,7 @@ fn github_annotations() {
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
     assert!(
-        text.starts_with("::error file=tests/fixtures/diagnostics/K033.py,line=15,col=16,"),
+        text.starts_with("::error file=tests/fixtures/diagnostics/K033.py,line=15,col=15,"),
         "{text}"
     );
     assert!(text.contains("title=K033 pause-in-generator-expression::"));

@@ -709,10 +709,44 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
         }
     }
 
+    /// A generator expression passed first to a builtin that drains it at once (`sum(...)`,
+    /// `any(...)` with one `for`): compiled as a comprehension, so not lazy.
+    fn drained_generator(&self, call: &'a ExprCall) -> Option<&'a ruff_python_ast::ExprGenerator> {
+        let Expr::Name(name) = &*call.func else {
+            return None;
+        };
+        let name = name.id.as_str();
+        if !crate::transform::lower::DRAINING_BUILTINS.contains(&name)
+            || self.resolve(name) != Resolved::Builtin
+            || self.comprehension_names.contains(&name)
+        {
+            return None;
+        }
+        match call.arguments.args.first() {
+            Some(Expr::Generator(generator))
+                if !(matches!(name, "any" | "all") && generator.generators.len() > 1) =>
+            {
+                Some(generator)
+            }
+            _ => None,
+        }
+    }
+
     fn call(&mut self, call: &'a ExprCall) {
         let callee = self.classify(call);
         self.expr(&call.func);
-        self.arguments_plain(&call.arguments);
+        match self.drained_generator(call) {
+            Some(generator) => {
+                self.comprehension(&generator.generators, None, &[&generator.elt]);
+                for arg in call.arguments.args.iter().skip(1) {
+                    self.expr(arg);
+                }
+                for keyword in &call.arguments.keywords {
+                    self.expr(&keyword.value);
+                }
+            }
+            None => self.arguments_plain(&call.arguments),
+        }
         let mut spawned = None;
         match callee {
             Callee::Function(id) => self.argument_flows(&call.arguments, id, 0),

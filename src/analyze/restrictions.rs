@@ -227,9 +227,9 @@ fn constructs(ctx: &Context, out: &mut Vec<Diagnostic>) {
             ),
             ConstructKind::GeneratorExpression => (
                 Code::PauseInGeneratorExpression,
-                "pause point inside a generator expression",
+                "pause point inside a generator expression that runs lazily",
                 "runs lazily, inside whoever consumes it",
-                "use a list comprehension instead: `[...]` in place of `(...)`",
+                "use a list comprehension (`[...]` in place of `(...)`), or pass the generator straight to `sum`, `list`, `sorted`, `any`, ... which kappac compiles",
             ),
             ConstructKind::LoopWithElse => (
                 Code::PauseInLoopElse,

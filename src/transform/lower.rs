@@ -23,6 +23,8 @@ pub struct Lowerer<'s> {
     pub pause_calls: &'s FxHashSet<(TextSize, TextSize)>,
     /// Names declared `global` in the function (not safe from being rebound by a call).
     pub globals: FxHashSet<String>,
+    /// Names bound in the function or the module: such a name is not the builtin it shadows.
+    pub shadowed: FxHashSet<String>,
     next_temp: u32,
     next_id: NodeId,
     pub next_resume_point: u32,
@@ -122,6 +124,7 @@ impl<'s> Lowerer<'s> {
             source,
             pause_calls,
             globals: FxHashSet::default(),
+            shadowed: FxHashSet::default(),
             next_temp: 0,
             next_id: 0,
             next_resume_point: first_resume_point,
@@ -324,6 +327,9 @@ impl<'s> Lowerer<'s> {
                 self.temp_code(temp)
             }
             Expr::Compare(compare) if compare.ops.len() > 1 => self.flatten_chain(compare, out),
+            Expr::Call(call) if self.drained_generator(call).is_some() => {
+                self.flatten_draining_call(call, out)
+            }
             Expr::ListComp(comp) => self.flatten_comprehension(
                 &comp.generators,
                 ComprehensionKind::List(&comp.elt),
@@ -383,6 +389,97 @@ impl<'s> Lowerer<'s> {
                 }
             }
         }
+    }
+
+    /// `sum(f.wait() for f in futures)` and the like: the generator expression argument of a
+    /// draining builtin, when it pauses.
+    pub fn drained_generator<'e>(&self, call: &'e ast::ExprCall) -> Option<&'e ast::ExprGenerator> {
+        let Expr::Name(name) = &*call.func else {
+            return None;
+        };
+        if !DRAINING_BUILTINS.contains(&name.id.as_str())
+            || self.shadowed.contains(name.id.as_str())
+        {
+            return None;
+        }
+        match call.arguments.args.first() {
+            Some(Expr::Generator(generator))
+                if self.expr_pauses(&generator.elt)
+                    || generator.generators.iter().any(|g| {
+                        self.expr_pauses(&g.iter) || g.ifs.iter().any(|i| self.expr_pauses(i))
+                    }) =>
+            {
+                Some(generator)
+            }
+            _ => None,
+        }
+    }
+
+    fn flatten_draining_call(&mut self, call: &ast::ExprCall, out: &mut Vec<Node<'_>>) -> Code {
+        let origin = call.range();
+        let Some(generator) = self.drained_generator(call) else {
+            return self.plain_code(&Expr::Call(call.clone()));
+        };
+        let others_pause = call
+            .arguments
+            .args
+            .iter()
+            .skip(1)
+            .any(|a| self.expr_pauses(a))
+            || call
+                .arguments
+                .keywords
+                .iter()
+                .any(|k| self.expr_pauses(&k.value));
+        if others_pause {
+            self.unsupported(
+                origin,
+                "a call whose generator expression and other arguments both pause",
+            );
+            return self.plain_code(&Expr::Call(call.clone()));
+        }
+        let name = match &*call.func {
+            Expr::Name(name) => name.id.as_str(),
+            _ => "",
+        };
+        let single = generator.generators.len() == 1;
+        let drained = match name {
+            "any" if single => {
+                return self.flatten_comprehension(
+                    &generator.generators,
+                    ComprehensionKind::Any(&generator.elt),
+                    origin,
+                    out,
+                )
+            }
+            "all" if single => {
+                return self.flatten_comprehension(
+                    &generator.generators,
+                    ComprehensionKind::All(&generator.elt),
+                    origin,
+                    out,
+                )
+            }
+            "any" | "all" => {
+                self.unsupported(
+                    origin,
+                    "`any`/`all` over a pausing generator expression with several `for`s",
+                );
+                return self.plain_code(&Expr::Call(call.clone()));
+            }
+            _ => self.flatten_comprehension(
+                &generator.generators,
+                ComprehensionKind::List(&generator.elt),
+                origin,
+                out,
+            ),
+        };
+        let temps = drained.uses.clone();
+        self.render(
+            &Expr::Call(call.clone()),
+            &[(generator.range, drained.text)],
+            &temps,
+        )
     }
 
     fn resume_point(&mut self) -> u32 {
@@ -510,6 +607,8 @@ impl<'s> Lowerer<'s> {
             ComprehensionKind::List(_) => "[]",
             ComprehensionKind::Set(_) => "set()",
             ComprehensionKind::Dict(..) => "{}",
+            ComprehensionKind::Any(_) => "False",
+            ComprehensionKind::All(_) => "True",
         };
         out.push(Node::Line {
             code: Code {
@@ -558,6 +657,45 @@ impl<'s> Lowerer<'s> {
                         uses,
                         defs: code.defs,
                     }
+                }
+                ComprehensionKind::Any(elt) | ComprehensionKind::All(elt) => {
+                    let code = self.flatten_renamed(elt, renames, &mut nodes);
+                    let any = matches!(kind, ComprehensionKind::Any(_));
+                    let test = if any {
+                        code.text.clone()
+                    } else {
+                        format!("not ({})", code.text)
+                    };
+                    let id = self.id();
+                    nodes.push(Node::If {
+                        id,
+                        test: Code {
+                            text: test,
+                            uses: code.uses,
+                            defs: code.defs,
+                        },
+                        body: vec![
+                            Node::Line {
+                                code: Code {
+                                    text: format!(
+                                        "{result} = {}",
+                                        if any { "True" } else { "False" }
+                                    ),
+                                    uses: Vec::new(),
+                                    defs: vec![result.to_owned()],
+                                },
+                                returns: false,
+                                origin,
+                            },
+                            Node::Jump {
+                                jump: Jump::Break,
+                                origin,
+                            },
+                        ],
+                        orelse: Vec::new(),
+                        origin,
+                    });
+                    return nodes;
                 }
                 ComprehensionKind::Dict(key, value) => {
                     let key = self.flatten_renamed(key, renames, &mut nodes);
@@ -1114,7 +1252,28 @@ enum ComprehensionKind<'e> {
     List(&'e Expr),
     Set(&'e Expr),
     Dict(&'e Expr, &'e Expr),
+    /// `any(elt for ...)` with one `for`: stops at the first true element.
+    Any(&'e Expr),
+    /// `all(elt for ...)` with one `for`: stops at the first false element.
+    All(&'e Expr),
 }
+
+/// Builtins that consume a generator expression passed to them completely (or, `any`/`all`,
+/// until they know the answer), right away: a pausing generator expression passed to one of them
+/// is compiled as a comprehension.
+pub const DRAINING_BUILTINS: &[&str] = &[
+    "all",
+    "any",
+    "dict",
+    "frozenset",
+    "list",
+    "max",
+    "min",
+    "set",
+    "sorted",
+    "sum",
+    "tuple",
+];
 
 /// Renames identifiers in generated text (only whole identifiers outside string literals;
 /// generated text holds temporaries and names, and strings are copied from the source).

@@ -268,6 +268,7 @@ pub fn unsupported_positions(
                 continue;
             }
             let mut lowerer = Lowerer::new(&file.text, &pause_calls, 1);
+            lowerer.shadowed = shadowed_names(analysis, id);
             lowerer.lower_block(&def.body);
             diagnostics.extend(lowerer.unsupported.into_iter().map(unsupported_diagnostic));
         }
@@ -317,6 +318,17 @@ fn misplaced_definitions(module: &ModModule, analysis: &Analysis<'_>) -> Vec<Dia
                 .with_help("define it at the top level of the module (or directly in its class body)"),
             )
         })
+        .collect()
+}
+
+/// Names bound in a function or its module, which hide builtins of the same name.
+fn shadowed_names(analysis: &Analysis<'_>, id: FunctionId) -> FxHashSet<String> {
+    let function = analysis.scopes.function(id);
+    function
+        .locals
+        .keys()
+        .chain(analysis.scopes.module_bindings.keys())
+        .map(|k| (*k).to_owned())
         .collect()
 }
 
