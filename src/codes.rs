@@ -62,7 +62,7 @@ codes! {
     PauseInWith = "K031", "pause-in-with", Error, "a pause point inside a `with` block (not yet supported)";
     PausingNestedFunction = "K032", "pausing-nested-function", Error, "a nested function or lambda can pause (not yet supported)";
     PauseInGeneratorExpression = "K033", "pause-in-generator-expression", Error, "a pause point inside a generator expression";
-    PauseInLoopElse = "K034", "pause-in-loop-else", Error, "a pause point inside a loop that has an `else` clause (not yet supported)";
+    PauseInLoopElse = "K034", "pause-in-loop-else", Error, "(retired) a pause point inside a loop that has an `else` clause";
     PausingDecoratedFunction = "K035", "pausing-decorated-function", Error, "a function that can pause has a decorator other than `on_coordinator` (not yet supported)";
     SpawnOfNestedFunction = "K036", "spawn-of-nested-function", Error, "a nested function or lambda is spawned as a task (not yet supported)";
     PauseInUnsupportedPosition = "K037", "pause-in-unsupported-position", Error, "a pause point where the transform cannot yet put one (an f-string, a `match` statement, an assignment target ...)";
@@ -70,7 +70,16 @@ codes! {
     CoordinatorCallOutsideHandler = "K050", "coordinator-call-outside-handler", Warning, "a helper module calls the coordinator, but only handler.py is compiled";
 }
 
+/// Codes no longer reported, with the version that retired them. They stay in the registry
+/// (codes are never reused) so that `kappac explain` still answers for them.
+const RETIRED: &[(Code, &str)] = &[(Code::PauseInLoopElse, "0.1.0")];
+
 impl Code {
+    /// The kappac version that stopped reporting this code, if it did.
+    pub fn retired_in(self) -> Option<&'static str> {
+        RETIRED.iter().find(|(c, _)| *c == self).map(|(_, v)| *v)
+    }
+
     /// Looks a code up by its printed form (`K020`, case-insensitive) or its name.
     pub fn parse(text: &str) -> Option<Code> {
         Code::ALL

@@ -486,11 +486,15 @@ fn summary(files: usize, errors: usize, warnings: usize) -> String {
 fn explain(code: Option<&str>, list: bool) -> ExitCode {
     if list {
         for code in Code::ALL {
+            let status = match code.retired_in() {
+                Some(_) => "retired",
+                None => code.severity().as_str(),
+            };
             println!(
                 "{}  {:<34} {:<7}  {}",
                 code.as_str(),
                 code.name(),
-                code.severity().as_str(),
+                status,
                 code.summary()
             );
         }

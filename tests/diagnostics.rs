@@ -153,7 +153,14 @@ fn every_code_has_a_failing_and_a_passing_fixture() {
                 }
             }
         }
-        if !fails {
+        if let Some(version) = code.retired_in() {
+            if fails {
+                problems.push(format!(
+                    "{}: retired in {version}, but a fixture expects it",
+                    code.as_str()
+                ));
+            }
+        } else if !fails {
             problems.push(format!(
                 "{}: no fixture with a `# {}` case",
                 code.as_str(),

@@ -60,7 +60,6 @@ pub enum ConstructKind {
     Try,
     With,
     GeneratorExpression,
-    LoopWithElse,
 }
 
 /// A construct around a call site that matters when the call pauses.
@@ -323,29 +322,15 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                         "for"
                     },
                 );
-                let loop_body = |w: &mut Self| {
-                    w.expr(&for_stmt.target);
-                    w.body(&for_stmt.body);
-                    w.body(&for_stmt.orelse);
-                };
-                if for_stmt.orelse.is_empty() {
-                    loop_body(self);
-                } else {
-                    self.with_construct(ConstructKind::LoopWithElse, keyword, loop_body);
-                }
+                let _ = keyword;
+                self.expr(&for_stmt.target);
+                self.body(&for_stmt.body);
+                self.body(&for_stmt.orelse);
             }
             Stmt::While(while_stmt) => {
-                let keyword = keyword_range(while_stmt.range.start(), "while");
-                let loop_body = |w: &mut Self| {
-                    w.expr(&while_stmt.test);
-                    w.body(&while_stmt.body);
-                    w.body(&while_stmt.orelse);
-                };
-                if while_stmt.orelse.is_empty() {
-                    loop_body(self);
-                } else {
-                    self.with_construct(ConstructKind::LoopWithElse, keyword, loop_body);
-                }
+                self.expr(&while_stmt.test);
+                self.body(&while_stmt.body);
+                self.body(&while_stmt.orelse);
             }
             Stmt::If(if_stmt) => {
                 self.expr(&if_stmt.test);

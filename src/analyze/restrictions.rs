@@ -231,12 +231,6 @@ fn constructs(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 "runs lazily, inside whoever consumes it",
                 "use a list comprehension (`[...]` in place of `(...)`), or pass the generator straight to `sum`, `list`, `sorted`, `any`, ... which kappac compiles",
             ),
-            ConstructKind::LoopWithElse => (
-                Code::PauseInLoopElse,
-                "pause point inside a loop with an `else` clause (not supported yet)",
-                "this loop has an `else` clause",
-                "replace the `else` clause with a flag set before `break` and tested after the loop",
-            ),
         };
         let mut diagnostic =
             Diagnostic::new(code, message, Label::new(site.range, ctx.pause_label(site)))

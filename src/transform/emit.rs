@@ -337,7 +337,11 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 }
             }
             Node::While {
-                test, body, origin, ..
+                test,
+                body,
+                orelse,
+                origin,
+                ..
             } => {
                 let at = self.origin(*origin);
                 self.out.line(depth, &format!("while {}:", test.text), at);
@@ -349,28 +353,32 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                         ..rewrite
                     },
                 );
+                self.loop_else(orelse, depth, rewrite, at);
             }
             Node::For {
                 target,
                 iter,
                 iterator_var,
                 body,
+                orelse,
                 origin,
                 ..
             } => {
                 let at = self.origin(*origin);
                 self.out
                     .line(depth, &format!("{iterator_var} = iter({})", iter.text), at);
-                self.for_loop(target, iterator_var, body, depth, rewrite, at);
+                self.for_loop(target, iterator_var, body, orelse, depth, rewrite, at);
             }
         }
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn for_loop(
         &mut self,
         target: &Code,
         iterator_var: &str,
         body: &[Node<'_>],
+        orelse: &[Node<'_>],
         depth: usize,
         rewrite: Rewrite,
         at: TextSize,
@@ -388,6 +396,15 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 ..rewrite
             },
         );
+        self.loop_else(orelse, depth, rewrite, at);
+    }
+
+    /// A loop's `else` block (if any): it is outside the loop for `break` and `continue`.
+    fn loop_else(&mut self, orelse: &[Node<'_>], depth: usize, rewrite: Rewrite, at: TextSize) {
+        if !orelse.is_empty() {
+            self.out.line(depth, "else:", at);
+            self.block(orelse, depth + 1, rewrite);
+        }
     }
 
     fn init_return(&self) -> String {
@@ -474,7 +491,9 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                     self.continuations(body, depth, BlockEnd::After(id), loop_id);
                     self.continuations(orelse, depth, BlockEnd::After(id), loop_id);
                 }
-                Node::While { test, body, .. } => {
+                Node::While {
+                    test, body, orelse, ..
+                } => {
                     let head = self.liveness.head.get(&id).cloned().unwrap_or_default();
                     self.function_header(depth, 'n', id, "_kappa_v", at);
                     self.bind(&head, depth + 1, at);
@@ -488,23 +507,28 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                             ..rewrite
                         },
                     );
+                    self.loop_else(orelse, depth + 1, rewrite, at);
                     let tail = self.names.tail_call('r', id);
                     self.out.line(depth + 1, &tail, at);
                     self.continuations(body, depth, BlockEnd::LoopNext(id), Some(id));
+                    // `break`/`continue` in the `else` block belong to the loop around this one.
+                    self.continuations(orelse, depth, BlockEnd::After(id), loop_id);
                 }
                 Node::For {
                     target,
                     iterator_var,
                     body,
+                    orelse,
                     ..
                 } => {
                     let head = self.liveness.head.get(&id).cloned().unwrap_or_default();
                     self.function_header(depth, 'n', id, "_kappa_v", at);
                     self.bind(&head, depth + 1, at);
-                    self.for_loop(target, iterator_var, body, depth + 1, rewrite, at);
+                    self.for_loop(target, iterator_var, body, orelse, depth + 1, rewrite, at);
                     let tail = self.names.tail_call('r', id);
                     self.out.line(depth + 1, &tail, at);
                     self.continuations(body, depth, BlockEnd::LoopNext(id), Some(id));
+                    self.continuations(orelse, depth, BlockEnd::After(id), loop_id);
                 }
                 _ => {}
             }

@@ -56,6 +56,8 @@ pub enum Node<'a> {
         id: NodeId,
         test: Code,
         body: Vec<Node<'a>>,
+        /// The `else` block: runs when the test is false, not after `break`.
+        orelse: Vec<Node<'a>>,
         origin: TextRange,
     },
     /// `for target in iterator` where the iterator is kept in `iterator_var`, so that a resumed
@@ -66,6 +68,8 @@ pub enum Node<'a> {
         iter: Code,
         iterator_var: String,
         body: Vec<Node<'a>>,
+        /// The `else` block: runs when the iterator is exhausted, not after `break`.
+        orelse: Vec<Node<'a>>,
         origin: TextRange,
     },
 }

@@ -107,10 +107,18 @@ impl Analysis<'_> {
                 live.extend(self.keep(&test.uses));
                 live
             }
-            Node::While { id, test, body, .. } => {
+            Node::While {
+                id,
+                test,
+                body,
+                orelse,
+                ..
+            } => {
                 self.result.after.insert(*id, out.clone());
+                // When the test fails the `else` block runs; `break` skips it.
+                let exhausted = self.block(orelse, out.clone(), targets);
                 let mut head: Live = self.keep(&test.uses);
-                head.extend(out.iter().cloned());
+                head.extend(exhausted.iter().cloned());
                 loop {
                     let loop_targets = LoopTargets {
                         exit: out.clone(),
@@ -118,7 +126,7 @@ impl Analysis<'_> {
                     };
                     let mut new_head = self.block(body, head.clone(), Some(&loop_targets));
                     new_head.extend(self.keep(&test.uses));
-                    new_head.extend(out.iter().cloned());
+                    new_head.extend(exhausted.iter().cloned());
                     if new_head == head {
                         break;
                     }
@@ -133,10 +141,12 @@ impl Analysis<'_> {
                 iter,
                 iterator_var,
                 body,
+                orelse,
                 ..
             } => {
                 self.result.after.insert(*id, out.clone());
-                let mut head: Live = out.clone();
+                let exhausted = self.block(orelse, out.clone(), targets);
+                let mut head: Live = exhausted.clone();
                 head.insert(iterator_var.clone());
                 loop {
                     let loop_targets = LoopTargets {
@@ -149,7 +159,7 @@ impl Analysis<'_> {
                     }
                     body_live.extend(self.keep(&target.uses));
                     let mut new_head = body_live;
-                    new_head.extend(out.iter().cloned());
+                    new_head.extend(exhausted.iter().cloned());
                     new_head.insert(iterator_var.clone());
                     if new_head == head {
                         break;

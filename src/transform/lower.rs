@@ -768,6 +768,7 @@ impl<'s> Lowerer<'s> {
             iter,
             iterator_var,
             body: inner,
+            orelse: Vec::new(),
             origin,
         });
         nodes
@@ -951,17 +952,22 @@ impl<'s> Lowerer<'s> {
                 out.push(node);
             }
             Stmt::While(while_stmt) => {
-                if !while_stmt.orelse.is_empty() {
-                    // Reported by `check` as K034.
-                    out.push(Node::Plain(stmt));
-                    return;
-                }
                 let id = self.id();
                 if self.expr_pauses(&while_stmt.test) {
                     // `while test:` becomes `while True:` with the test (and its pause points)
-                    // at the top of the body.
+                    // at the top of the body; the `else` block runs where the test fails.
+                    if while_stmt.orelse.iter().any(leaves_loop) {
+                        self.unsupported(origin, "the `else` of a `while` loop whose condition pauses, when it has `break` or `continue`");
+                        out.push(Node::Plain(stmt));
+                        return;
+                    }
                     let mut body = Vec::new();
                     let test = self.flatten_expr(&while_stmt.test, &mut body);
+                    let mut exhausted = self.lower_block(&while_stmt.orelse);
+                    exhausted.push(Node::Jump {
+                        jump: Jump::Break,
+                        origin,
+                    });
                     let if_id = self.id();
                     body.push(Node::If {
                         id: if_id,
@@ -970,10 +976,7 @@ impl<'s> Lowerer<'s> {
                             uses: test.uses,
                             defs: test.defs,
                         },
-                        body: vec![Node::Jump {
-                            jump: Jump::Break,
-                            origin,
-                        }],
+                        body: exhausted,
                         orelse: Vec::new(),
                         origin,
                     });
@@ -985,22 +988,25 @@ impl<'s> Lowerer<'s> {
                             ..Code::default()
                         },
                         body,
+                        orelse: Vec::new(),
                         origin,
                     });
                 } else {
                     let test = self.plain_code(&while_stmt.test);
                     let body = self.lower_block(&while_stmt.body);
+                    let orelse = self.lower_block(&while_stmt.orelse);
                     out.push(Node::While {
                         id,
                         test,
                         body,
+                        orelse,
                         origin,
                     });
                 }
             }
             Stmt::For(for_stmt) => {
-                if !for_stmt.orelse.is_empty() || for_stmt.is_async {
-                    // Reported by `check` as K034 (loop `else`) or K021 (`async`).
+                if for_stmt.is_async {
+                    // Reported by `check` as K021.
                     out.push(Node::Plain(stmt));
                     return;
                 }
@@ -1012,6 +1018,7 @@ impl<'s> Lowerer<'s> {
                 let iter = self.flatten_expr(&for_stmt.iter, out);
                 let target = self.targets_code(std::slice::from_ref(&*for_stmt.target));
                 let body = self.lower_block(&for_stmt.body);
+                let orelse = self.lower_block(&for_stmt.orelse);
                 let id = self.id();
                 out.push(Node::For {
                     id,
@@ -1019,6 +1026,7 @@ impl<'s> Lowerer<'s> {
                     iter,
                     iterator_var: format!("_kappa_it{id}"),
                     body,
+                    orelse,
                     origin,
                 });
             }
@@ -1248,6 +1256,35 @@ impl<'s> Lowerer<'s> {
     }
 }
 
+/// Whether a statement holds a `break` or `continue` that leaves it (not inside a loop of its own).
+fn leaves_loop(stmt: &Stmt) -> bool {
+    struct Finder {
+        depth: u32,
+        found: bool,
+    }
+    impl<'a> Visitor<'a> for Finder {
+        fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            match stmt {
+                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+                Stmt::For(_) | Stmt::While(_) => {
+                    self.depth += 1;
+                    visitor::walk_stmt(self, stmt);
+                    self.depth -= 1;
+                }
+                Stmt::Break(_) | Stmt::Continue(_) if self.depth == 0 => self.found = true,
+                _ => visitor::walk_stmt(self, stmt),
+            }
+        }
+        fn visit_expr(&mut self, _expr: &'a Expr) {}
+    }
+    let mut finder = Finder {
+        depth: 0,
+        found: false,
+    };
+    finder.visit_stmt(stmt);
+    finder.found
+}
+
 enum ComprehensionKind<'e> {
     List(&'e Expr),
     Set(&'e Expr),
@@ -1348,16 +1385,26 @@ fn rename_node(node: &mut Node<'_>, renames: &[(String, String)]) {
                 .chain(orelse.iter_mut())
                 .for_each(|n| rename_node(n, renames));
         }
-        Node::While { test, body, .. } => {
+        Node::While {
+            test, body, orelse, ..
+        } => {
             rename_code(test, renames);
-            body.iter_mut().for_each(|n| rename_node(n, renames));
+            body.iter_mut()
+                .chain(orelse.iter_mut())
+                .for_each(|n| rename_node(n, renames));
         }
         Node::For {
-            target, iter, body, ..
+            target,
+            iter,
+            body,
+            orelse,
+            ..
         } => {
             rename_code(target, renames);
             rename_code(iter, renames);
-            body.iter_mut().for_each(|n| rename_node(n, renames));
+            body.iter_mut()
+                .chain(orelse.iter_mut())
+                .for_each(|n| rename_node(n, renames));
         }
     }
 }
