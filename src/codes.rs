@@ -58,7 +58,7 @@ codes! {
     PauseAtModuleLevel = "K024", "pause-at-module-level", Error, "a coordinator call runs at import time, outside any task";
     PauseInIgnoredFunction = "K025", "pause-in-ignored-function", Error, "a function marked `kappa:ignore` can pause";
     UnknownRtFunction = "K026", "unknown-rt-function", Error, "a call of an `rt` attribute that the runtime does not define";
-    PauseInTry = "K030", "pause-in-try", Error, "a pause point inside `try` (not yet supported)";
+    PauseInTry = "K030", "pause-in-try", Error, "(retired) a pause point inside `try`";
     PauseInWith = "K031", "pause-in-with", Error, "a pause point inside a `with` block (not yet supported)";
     PausingNestedFunction = "K032", "pausing-nested-function", Error, "a nested function or lambda can pause (not yet supported)";
     PauseInGeneratorExpression = "K033", "pause-in-generator-expression", Error, "a pause point inside a generator expression";
@@ -66,13 +66,17 @@ codes! {
     PausingDecoratedFunction = "K035", "pausing-decorated-function", Error, "a function that can pause has a decorator other than `on_coordinator` (not yet supported)";
     SpawnOfNestedFunction = "K036", "spawn-of-nested-function", Error, "a nested function or lambda is spawned as a task (not yet supported)";
     PauseInUnsupportedPosition = "K037", "pause-in-unsupported-position", Error, "a pause point where the transform cannot yet put one (an f-string, a `match` statement, an assignment target ...)";
+    PauseInFinally = "K038", "pause-in-finally", Error, "a pause point inside a `finally` block (not yet supported)";
     PausingFunctionEscapes = "K040", "pausing-function-escapes", Error, "a function that can pause is passed to code kappac cannot transform";
     CoordinatorCallOutsideHandler = "K050", "coordinator-call-outside-handler", Warning, "a helper module calls the coordinator, but only handler.py is compiled";
 }
 
 /// Codes no longer reported, with the version that retired them. They stay in the registry
 /// (codes are never reused) so that `kappac explain` still answers for them.
-const RETIRED: &[(Code, &str)] = &[(Code::PauseInLoopElse, "0.1.0")];
+const RETIRED: &[(Code, &str)] = &[
+    (Code::PauseInTry, "0.1.0"),
+    (Code::PauseInLoopElse, "0.1.0"),
+];
 
 impl Code {
     /// The kappac version that stopped reporting this code, if it did.

@@ -72,12 +72,12 @@ fn clean_programs_check_clean() {
 
 #[test]
 fn errors_exit_1_and_render_rustc_style() {
-    let output = kappac(&["check", "tests/fixtures/diagnostics/K030.py"]);
+    let output = kappac(&["check", "tests/fixtures/diagnostics/K038.py"]);
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
-    assert!(text.contains("error[K030]: pause point inside a `try` statement"));
-    assert!(text.contains("┌─ tests/fixtures/diagnostics/K030.py:16:16"));
-    assert!(text.contains("= help: move the pausing call before the `try`"));
+    assert!(text.contains("error[K038]: pause point inside a `finally` block"));
+    assert!(text.contains("┌─ tests/fixtures/diagnostics/K038.py:18:9"));
+    assert!(text.contains("= help: make the pausing call in the `try` body"));
     assert!(text.contains("Found 1 error and 0 warnings in 1 file checked."));
 }
 
@@ -96,7 +96,7 @@ fn several_paths_at_once_in_a_stable_order() {
     let args = [
         "check",
         "tests/fixtures/diagnostics/K031.py",
-        "tests/fixtures/diagnostics/K030.py",
+        "tests/fixtures/diagnostics/K038.py",
         "--format",
         "json",
     ];
@@ -109,7 +109,7 @@ fn several_paths_at_once_in_a_stable_order() {
         .iter()
         .filter_map(|d| d["code"].as_str())
         .collect();
-    assert_eq!(codes, ["K031", "K030"], "paths keep the order given");
+    assert_eq!(codes, ["K031", "K038"], "paths keep the order given");
     assert_eq!(kappac(&args).stdout, first.stdout, "deterministic output");
 }
 
@@ -154,10 +154,10 @@ fn github_annotations() {
 
 #[test]
 fn bad_paths_exit_2_and_still_report_the_rest() {
-    let output = kappac(&["check", "no/such/app", "tests/fixtures/diagnostics/K030.py"]);
+    let output = kappac(&["check", "no/such/app", "tests/fixtures/diagnostics/K038.py"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(stderr(&output).contains("error: `no/such/app`: no such file or directory"));
-    assert!(stdout(&output).contains("error[K030]"));
+    assert!(stdout(&output).contains("error[K038]"));
     let not_app = kappac(&["check", "tests/fixtures"]);
     assert_eq!(not_app.status.code(), Some(2));
     assert!(stderr(&not_app).contains("is not an app: it has no handler.py"));

@@ -104,6 +104,14 @@ class Outcome:
         return (Outcome, (self.value, self.error))
 
 
+def unwinding():
+    """Whether the stack is being unwound by a pause: a `finally` block must then wait for the
+    `try` statement to really end (in a continuation) before it runs."""
+    import sys
+
+    return isinstance(sys.exc_info()[1], Unwind)
+
+
 def live(variables, names):
     """The named variables that are bound (a variable unbound at the pause stays unbound)."""
     return {name: variables[name] for name in names if name in variables}

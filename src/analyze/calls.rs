@@ -57,7 +57,7 @@ pub enum Callee<'a> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConstructKind {
-    Try,
+    Finally,
     With,
     GeneratorExpression,
 }
@@ -358,19 +358,22 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                 self.with_construct(ConstructKind::With, keyword, |w| w.body(&with.body));
             }
             Stmt::Try(try_stmt) => {
-                let keyword = keyword_range(try_stmt.range.start(), "try");
-                self.with_construct(ConstructKind::Try, keyword, |w| {
-                    w.body(&try_stmt.body);
-                    for handler in &try_stmt.handlers {
-                        let ruff_python_ast::ExceptHandler::ExceptHandler(h) = handler;
-                        if let Some(type_) = &h.type_ {
-                            w.expr(type_);
-                        }
-                        w.body(&h.body);
+                self.body(&try_stmt.body);
+                for handler in &try_stmt.handlers {
+                    let ruff_python_ast::ExceptHandler::ExceptHandler(h) = handler;
+                    if let Some(type_) = &h.type_ {
+                        self.expr(type_);
                     }
-                    w.body(&try_stmt.orelse);
-                    w.body(&try_stmt.finalbody);
-                });
+                    self.body(&h.body);
+                }
+                self.body(&try_stmt.orelse);
+                if let Some(first) = try_stmt.finalbody.first() {
+                    // Labelled at the block's first statement (the `finally` keyword has no
+                    // node of its own).
+                    self.with_construct(ConstructKind::Finally, first.range(), |w| {
+                        w.body(&try_stmt.finalbody)
+                    });
+                }
             }
             Stmt::Match(match_stmt) => {
                 self.expr(&match_stmt.subject);

@@ -213,11 +213,11 @@ fn constructs(ctx: &Context, out: &mut Vec<Diagnostic>) {
         let construct = site.enclosing.iter().find(|c| c.kind == kind).copied();
         let Some(construct) = construct else { continue };
         let (code, message, label, help) = match kind {
-            ConstructKind::Try => (
-                Code::PauseInTry,
-                "pause point inside a `try` statement (not supported yet)",
-                "this `try` would have to be rebuilt on resume",
-                "move the pausing call before the `try` and keep only non-pausing code inside it",
+            ConstructKind::Finally => (
+                Code::PauseInFinally,
+                "pause point inside a `finally` block (not supported yet)",
+                "this `finally` block would have to remember, across the pause, why it runs",
+                "make the pausing call in the `try` body (or after the `try` statement) and keep the `finally` block free of pauses",
             ),
             ConstructKind::With => (
                 Code::PauseInWith,

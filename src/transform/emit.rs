@@ -7,7 +7,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
-use super::ir::{Code, Jump, Node, NodeId};
+use super::ir::{Code, Handler, Jump, Node, NodeId};
 use super::liveness::{Live, Liveness};
 use crate::source::SourceFile;
 
@@ -199,12 +199,27 @@ impl Names<'_> {
     }
 }
 
+/// Where the `break`/`continue` of emitted code go when their loop is not syntactically around
+/// the code any more.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum LoopTarget {
+    /// The loop is around the code: leave them as they are.
+    Syntactic,
+    /// In a rest-of-block function: tail-call the loop's rest (`break`) or next iterations.
+    Segment(NodeId),
+    /// Resuming an iteration inline, inside a one-shot loop: `continue` ends the iteration,
+    /// `break` also sets a flag so the remaining iterations are skipped.
+    InlineIteration(NodeId),
+    /// Inside a `try` rebuilt by a continuation, for a loop outside it: record the jump and
+    /// leave the one-shot loop around the `try` (its `finally` runs); dispatched after it.
+    LeaveTry,
+}
+
 /// How `break`, `continue` and `return` are written where code has moved out of its loop or
 /// into a continuation of `__init__`.
 #[derive(Clone, Copy)]
 struct Rewrite {
-    /// The loop whose `break`/`continue` are no longer syntactically around the code.
-    moved_loop: Option<NodeId>,
+    moved_loop: LoopTarget,
     /// In continuations of `__init__`, `return` gives back the instance.
     in_init_continuation: bool,
 }
@@ -248,7 +263,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
         let header = trim_header(&self.out.file.text, def.range.start(), header_end);
         self.out.verbatim(header, depth, &[]);
         let normal = Rewrite {
-            moved_loop: None,
+            moved_loop: LoopTarget::Syntactic,
             in_init_continuation: false,
         };
         self.block(body, depth + 1, normal);
@@ -321,6 +336,19 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 self.out.line(depth + 1, &push, at);
                 self.out.line(depth + 1, "raise", at);
             }
+            Node::Try {
+                body,
+                handlers,
+                orelse,
+                finalbody,
+                origin,
+                ..
+            } => {
+                let at = self.origin(*origin);
+                self.out.line(depth, "try:", at);
+                self.block(body, depth + 1, rewrite);
+                self.try_tail(handlers, orelse, finalbody, depth, rewrite, at);
+            }
             Node::If {
                 test,
                 body,
@@ -349,7 +377,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                     body,
                     depth + 1,
                     Rewrite {
-                        moved_loop: None,
+                        moved_loop: LoopTarget::Syntactic,
                         ..rewrite
                     },
                 );
@@ -392,11 +420,276 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
             body,
             depth + 1,
             Rewrite {
-                moved_loop: None,
+                moved_loop: LoopTarget::Syntactic,
                 ..rewrite
             },
         );
         self.loop_else(orelse, depth, rewrite, at);
+    }
+
+    /// Everything of a `try` statement after its body: a first handler that lets pauses
+    /// through, the user's handlers (each keeping its exception in a variable, so that a resumed
+    /// handler can re-enter itself), `else`, and a `finally` that does not run while a pause
+    /// unwinds the stack (it runs once, when the `try` really ends).
+    fn try_tail(
+        &mut self,
+        handlers: &[Handler<'_>],
+        orelse: &[Node<'_>],
+        finalbody: &[Node<'_>],
+        depth: usize,
+        rewrite: Rewrite,
+        at: TextSize,
+    ) {
+        self.out.line(depth, "except _kappa_rt.Unwind:", at);
+        self.out.line(depth + 1, "raise", at);
+        for handler in handlers {
+            self.handler(handler, depth, rewrite);
+        }
+        if !orelse.is_empty() {
+            self.out.line(depth, "else:", at);
+            self.block(orelse, depth + 1, rewrite);
+        }
+        self.finally(finalbody, depth, rewrite, at);
+    }
+
+    fn handler(&mut self, handler: &Handler<'_>, depth: usize, rewrite: Rewrite) {
+        let at = self.origin(handler.origin);
+        self.out.line(
+            depth,
+            &format!("{} as {}:", handler.header, handler.var),
+            at,
+        );
+        if let Some(name) = &handler.name {
+            self.out
+                .line(depth + 1, &format!("{name} = {}", handler.var), at);
+        }
+        self.block(&handler.body, depth + 1, rewrite);
+    }
+
+    fn finally(&mut self, finalbody: &[Node<'_>], depth: usize, rewrite: Rewrite, at: TextSize) {
+        if finalbody.is_empty() {
+            return;
+        }
+        self.out.line(depth, "finally:", at);
+        self.out
+            .line(depth + 1, "if not _kappa_rt.unwinding():", at);
+        self.block(finalbody, depth + 2, rewrite);
+    }
+
+    /// The continuations of the pause points inside a `try` node (at any depth): each rebuilds
+    /// the `try` around the rest of the code from its pause point (inlined), so that handlers
+    /// and `finally` are in force again, then goes on after the `try`.
+    fn try_continuations(&mut self, try_node: &Node<'_>, depth: usize, loop_id: Option<NodeId>) {
+        let Some(try_id) = try_node.id() else { return };
+        let mut paths = Vec::new();
+        pause_paths(std::slice::from_ref(try_node), &mut Vec::new(), &mut paths);
+        for path in paths {
+            let Some(Node::Pause {
+                id,
+                target,
+                origin,
+                resume_point,
+                ..
+            }) = resolve_path(std::slice::from_ref(try_node), &path)
+            else {
+                continue;
+            };
+            let at = self.origin(*origin);
+            let live = self.liveness.at_pause.get(id).cloned().unwrap_or_default();
+            self.function_header(depth, 'c', *id, "_kappa_o, _kappa_v", at);
+            self.bind(&live, depth + 1, at);
+            let assign = match target {
+                Some(target) => format!("{} = _kappa_o.get()", target.text),
+                None => "_kappa_o.get()".to_owned(),
+            };
+            self.out.line(depth + 1, "_kappa_jump = None", at);
+            self.out.line(depth + 1, "for _kappa_once in (0,):", at);
+            let rewrite = Rewrite {
+                moved_loop: if loop_id.is_some() {
+                    LoopTarget::LeaveTry
+                } else {
+                    LoopTarget::Syntactic
+                },
+                in_init_continuation: self.names.plan.is_init,
+            };
+            self.inline(
+                std::slice::from_ref(try_node),
+                &path,
+                depth + 2,
+                rewrite,
+                &assign,
+                false,
+            );
+            if let Some(loop_id) = loop_id {
+                let brk = self.names.tail_call('r', loop_id);
+                let cont = self.names.tail_call('n', loop_id);
+                self.out
+                    .line(depth + 1, &format!("if _kappa_jump == 'break': {brk}"), at);
+                self.out.line(
+                    depth + 1,
+                    &format!("if _kappa_jump == 'continue': {cont}"),
+                    at,
+                );
+            }
+            let tail = self.names.tail_call('r', try_id);
+            self.out.line(depth + 1, &tail, at);
+            self.resume_points.push(ResumePoint {
+                id: *resume_point,
+                function: self.names.plan.def.name.id.to_string(),
+                line: self.out.file.line_of(origin.start()) as u32,
+                continuation: self.names.reference('c', *id),
+                live: live.into_iter().collect(),
+            });
+        }
+        let _ = try_id;
+    }
+
+    /// Emits, inline, the rest of `nodes[path[0]]` from the pause point `path` leads to, then
+    /// the rest of `nodes` in normal form. `assign` gives the pause point its outcome. With
+    /// `only_rest`, the nodes after `path[0]` are not emitted (the caller does).
+    fn inline(
+        &mut self,
+        nodes: &[Node<'_>],
+        path: &[PathStep],
+        depth: usize,
+        rewrite: Rewrite,
+        assign: &str,
+        only_rest: bool,
+    ) {
+        let Some((step, rest)) = path.split_first() else {
+            return;
+        };
+        let node = &nodes[step.index];
+        let at = self.origin(node_origin(node));
+        match (node, step.block) {
+            (Node::Pause { .. }, _) => self.out.line(depth, assign, at),
+            (Node::If { body, orelse, .. }, block) => {
+                let branch = if block == 0 { body } else { orelse };
+                self.inline(branch, rest, depth, rewrite, assign, false);
+            }
+            (
+                Node::For {
+                    id,
+                    target,
+                    iterator_var,
+                    body,
+                    orelse,
+                    ..
+                },
+                0,
+            ) => {
+                self.out
+                    .line(depth, &format!("_kappa_broke{id} = False"), at);
+                self.out
+                    .line(depth, &format!("for _kappa_once{id} in (0,):"), at);
+                let inner = Rewrite {
+                    moved_loop: LoopTarget::InlineIteration(*id),
+                    ..rewrite
+                };
+                self.inline(body, rest, depth + 1, inner, assign, false);
+                self.out
+                    .line(depth, &format!("if not _kappa_broke{id}:"), at);
+                self.for_loop(target, iterator_var, body, orelse, depth + 1, rewrite, at);
+            }
+            (
+                Node::While {
+                    id,
+                    test,
+                    body,
+                    orelse,
+                    ..
+                },
+                0,
+            ) => {
+                self.out
+                    .line(depth, &format!("_kappa_broke{id} = False"), at);
+                self.out
+                    .line(depth, &format!("for _kappa_once{id} in (0,):"), at);
+                let inner = Rewrite {
+                    moved_loop: LoopTarget::InlineIteration(*id),
+                    ..rewrite
+                };
+                self.inline(body, rest, depth + 1, inner, assign, false);
+                self.out
+                    .line(depth, &format!("if not _kappa_broke{id}:"), at);
+                self.out
+                    .line(depth + 1, &format!("while {}:", test.text), at);
+                self.block(
+                    body,
+                    depth + 2,
+                    Rewrite {
+                        moved_loop: LoopTarget::Syntactic,
+                        ..rewrite
+                    },
+                );
+                self.loop_else(orelse, depth + 1, rewrite, at);
+            }
+            (Node::For { orelse, .. } | Node::While { orelse, .. }, _) => {
+                self.inline(orelse, rest, depth, rewrite, assign, false);
+            }
+            (
+                Node::Try {
+                    body,
+                    handlers,
+                    orelse,
+                    finalbody,
+                    ..
+                },
+                block,
+            ) => {
+                if block == 0 {
+                    self.out.line(depth, "try:", at);
+                    self.inline(body, rest, depth + 1, rewrite, assign, false);
+                    self.try_tail(handlers, orelse, finalbody, depth, rewrite, at);
+                } else if block <= handlers.len() {
+                    // Re-enter the handler with its exception active again.
+                    let handler = &handlers[block - 1];
+                    let inner_depth = if finalbody.is_empty() {
+                        depth
+                    } else {
+                        depth + 1
+                    };
+                    if !finalbody.is_empty() {
+                        self.out.line(depth, "try:", at);
+                    }
+                    self.out.line(inner_depth, "try:", at);
+                    self.out
+                        .line(inner_depth + 1, &format!("raise {}", handler.var), at);
+                    self.out.line(
+                        inner_depth,
+                        &format!("except BaseException as {}:", handler.var),
+                        at,
+                    );
+                    if let Some(name) = &handler.name {
+                        self.out
+                            .line(inner_depth + 1, &format!("{name} = {}", handler.var), at);
+                    }
+                    self.inline(&handler.body, rest, inner_depth + 1, rewrite, assign, false);
+                    if !finalbody.is_empty() {
+                        self.out.line(depth, "except _kappa_rt.Unwind:", at);
+                        self.out.line(depth + 1, "raise", at);
+                        self.finally(finalbody, depth, rewrite, at);
+                    }
+                } else if finalbody.is_empty() {
+                    self.inline(orelse, rest, depth, rewrite, assign, false);
+                } else {
+                    self.out.line(depth, "try:", at);
+                    self.inline(orelse, rest, depth + 1, rewrite, assign, false);
+                    self.out.line(depth, "except _kappa_rt.Unwind:", at);
+                    self.out.line(depth + 1, "raise", at);
+                    self.finally(finalbody, depth, rewrite, at);
+                }
+            }
+            _ => {}
+        }
+        if !only_rest {
+            for node in &nodes[step.index + 1..] {
+                self.node(node, depth, rewrite);
+                if ends_control_flow(node) {
+                    break;
+                }
+            }
+        }
     }
 
     /// A loop's `else` block (if any): it is outside the loop for `break` and `continue`.
@@ -416,10 +709,16 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
 
     fn jump_text(&self, jump: Jump, rewrite: Rewrite) -> String {
         match (jump, rewrite.moved_loop) {
-            (Jump::Break, None) => "break".to_owned(),
-            (Jump::Continue, None) => "continue".to_owned(),
-            (Jump::Break, Some(loop_id)) => self.names.tail_call('r', loop_id),
-            (Jump::Continue, Some(loop_id)) => self.names.tail_call('n', loop_id),
+            (Jump::Break, LoopTarget::Syntactic) => "break".to_owned(),
+            (Jump::Continue, LoopTarget::Syntactic) => "continue".to_owned(),
+            (Jump::Break, LoopTarget::Segment(loop_id)) => self.names.tail_call('r', loop_id),
+            (Jump::Continue, LoopTarget::Segment(loop_id)) => self.names.tail_call('n', loop_id),
+            (Jump::Break, LoopTarget::InlineIteration(loop_id)) => {
+                format!("_kappa_broke{loop_id} = True; break")
+            }
+            (Jump::Continue, LoopTarget::InlineIteration(_)) => "continue".to_owned(),
+            (Jump::Break, LoopTarget::LeaveTry) => "_kappa_jump = 'break'; break".to_owned(),
+            (Jump::Continue, LoopTarget::LeaveTry) => "_kappa_jump = 'continue'; break".to_owned(),
         }
     }
 
@@ -429,7 +728,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
         let mut finder = JumpFinder::default();
         finder.visit_stmt(stmt);
         let mut replacements = Vec::new();
-        if rewrite.moved_loop.is_some() {
+        if rewrite.moved_loop != LoopTarget::Syntactic {
             for (range, jump) in &finder.jumps {
                 replacements.push((*range, self.jump_text(*jump, rewrite)));
             }
@@ -454,7 +753,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
             let Some(id) = node.id() else { continue };
             let at = self.origin(node_origin(node));
             let rewrite = Rewrite {
-                moved_loop: loop_id,
+                moved_loop: loop_id.map_or(LoopTarget::Syntactic, LoopTarget::Segment),
                 in_init_continuation: self.names.plan.is_init,
             };
             // The rest of the block after this node.
@@ -491,6 +790,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                     self.continuations(body, depth, BlockEnd::After(id), loop_id);
                     self.continuations(orelse, depth, BlockEnd::After(id), loop_id);
                 }
+                Node::Try { .. } => self.try_continuations(node, depth, loop_id),
                 Node::While {
                     test, body, orelse, ..
                 } => {
@@ -503,7 +803,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                         body,
                         depth + 2,
                         Rewrite {
-                            moved_loop: None,
+                            moved_loop: LoopTarget::Syntactic,
                             ..rewrite
                         },
                     );
@@ -610,6 +910,85 @@ fn ends_control_flow(node: &Node<'_>) -> bool {
     }
 }
 
+/// One step down the IR toward a pause point: a node of a block, and which of its blocks to
+/// enter (0: body; for `If`, 1 is `orelse`; for loops, 1 is `else`; for `Try`, 1..=n are the
+/// handlers and n + 1 is `else`).
+#[derive(Clone, Copy, Debug)]
+struct PathStep {
+    index: usize,
+    block: usize,
+}
+
+/// The path to every pause point in `nodes`.
+fn pause_paths(nodes: &[Node<'_>], prefix: &mut Vec<PathStep>, out: &mut Vec<Vec<PathStep>>) {
+    for (index, node) in nodes.iter().enumerate() {
+        let blocks: Vec<&[Node<'_>]> = match node {
+            Node::Pause { .. } => {
+                let mut path = prefix.clone();
+                path.push(PathStep { index, block: 0 });
+                out.push(path);
+                continue;
+            }
+            Node::If { body, orelse, .. }
+            | Node::While { body, orelse, .. }
+            | Node::For { body, orelse, .. } => vec![body, orelse],
+            Node::Try {
+                body,
+                handlers,
+                orelse,
+                ..
+            } => {
+                let mut blocks: Vec<&[Node<'_>]> = vec![body];
+                blocks.extend(handlers.iter().map(|h| h.body.as_slice()));
+                blocks.push(orelse);
+                blocks
+            }
+            Node::Plain(_) | Node::Line { .. } | Node::Jump { .. } => continue,
+        };
+        for (block, nodes) in blocks.into_iter().enumerate() {
+            prefix.push(PathStep { index, block });
+            pause_paths(nodes, prefix, out);
+            prefix.pop();
+        }
+    }
+}
+
+/// The node a path leads to.
+fn resolve_path<'n, 'a>(nodes: &'n [Node<'a>], path: &[PathStep]) -> Option<&'n Node<'a>> {
+    let (step, rest) = path.split_first()?;
+    let node = nodes.get(step.index)?;
+    if rest.is_empty() {
+        return Some(node);
+    }
+    let block: &[Node<'a>] = match node {
+        Node::If { body, orelse, .. }
+        | Node::While { body, orelse, .. }
+        | Node::For { body, orelse, .. } => {
+            if step.block == 0 {
+                body
+            } else {
+                orelse
+            }
+        }
+        Node::Try {
+            body,
+            handlers,
+            orelse,
+            ..
+        } => {
+            if step.block == 0 {
+                body
+            } else if step.block <= handlers.len() {
+                &handlers[step.block - 1].body
+            } else {
+                orelse
+            }
+        }
+        _ => return None,
+    };
+    resolve_path(block, rest)
+}
+
 fn node_origin(node: &Node<'_>) -> TextRange {
     match node {
         Node::Plain(stmt) => stmt.range(),
@@ -618,7 +997,8 @@ fn node_origin(node: &Node<'_>) -> TextRange {
         | Node::Pause { origin, .. }
         | Node::If { origin, .. }
         | Node::While { origin, .. }
-        | Node::For { origin, .. } => *origin,
+        | Node::For { origin, .. }
+        | Node::Try { origin, .. } => *origin,
     }
 }
 

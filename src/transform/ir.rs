@@ -60,6 +60,15 @@ pub enum Node<'a> {
         orelse: Vec<Node<'a>>,
         origin: TextRange,
     },
+    /// `try` with pause points in its body, handlers or `else` (never in `finally`).
+    Try {
+        id: NodeId,
+        body: Vec<Node<'a>>,
+        handlers: Vec<Handler<'a>>,
+        orelse: Vec<Node<'a>>,
+        finalbody: Vec<Node<'a>>,
+        origin: TextRange,
+    },
     /// `for target in iterator` where the iterator is kept in `iterator_var`, so that a resumed
     /// loop continues where it was.
     For {
@@ -74,6 +83,19 @@ pub enum Node<'a> {
     },
 }
 
+/// One `except` clause of a `Try` node.
+#[derive(Debug)]
+pub struct Handler<'a> {
+    /// `except ValueError`, `except (A, B)`, or `except BaseException` for a bare `except:`.
+    pub header: String,
+    /// Holds the exception while the handler runs (so a resumed handler can re-raise it).
+    pub var: String,
+    /// The user's `as` name.
+    pub name: Option<String>,
+    pub body: Vec<Node<'a>>,
+    pub origin: TextRange,
+}
+
 impl Node<'_> {
     /// The id of a node that needs continuations; `None` for plain and generated lines.
     pub fn id(&self) -> Option<NodeId> {
@@ -81,7 +103,8 @@ impl Node<'_> {
             Node::Pause { id, .. }
             | Node::If { id, .. }
             | Node::While { id, .. }
-            | Node::For { id, .. } => Some(*id),
+            | Node::For { id, .. }
+            | Node::Try { id, .. } => Some(*id),
             Node::Plain(_) | Node::Line { .. } | Node::Jump { .. } => None,
         }
     }

@@ -65,6 +65,47 @@ impl Analysis<'_> {
     fn node(&mut self, node: &Node<'_>, out: Live, targets: Option<&LoopTargets>) -> Live {
         match node {
             Node::Plain(stmt) => self.plain(stmt, out, targets),
+            Node::Try {
+                id,
+                body,
+                handlers,
+                orelse,
+                finalbody,
+                ..
+            } => {
+                self.result.after.insert(*id, out.clone());
+                // `finally` runs after every path: a normal end, or an exception on its way out.
+                let after_finally = self.block(finalbody, out.clone(), targets);
+                let unwinding = self.block(finalbody, Live::new(), targets);
+                let after_body = self.block(orelse, after_finally.clone(), targets);
+                // An exception anywhere in the body goes to a handler.
+                let mut exceptional = unwinding;
+                for handler in handlers {
+                    let mut live = self.block(&handler.body, after_finally.clone(), targets);
+                    if let Some(name) = &handler.name {
+                        live.remove(name);
+                    }
+                    // A handler that pauses needs its exception to re-enter itself on resume.
+                    let mut ids = Vec::new();
+                    pause_ids(&handler.body, &mut ids);
+                    for pause in ids {
+                        if let Some(set) = self.result.at_pause.get_mut(&pause) {
+                            set.insert(handler.var.clone());
+                        }
+                    }
+                    exceptional.extend(live);
+                }
+                let mut live = self.block(body, after_body, targets);
+                let mut ids = Vec::new();
+                pause_ids(body, &mut ids);
+                for pause in ids {
+                    if let Some(set) = self.result.at_pause.get_mut(&pause) {
+                        set.extend(exceptional.iter().cloned());
+                    }
+                }
+                live.extend(exceptional);
+                live
+            }
             Node::Line { code, returns, .. } => {
                 let mut live = if *returns { Live::new() } else { out };
                 for def in &code.defs {
@@ -209,6 +250,36 @@ impl Analysis<'_> {
                 live.extend(self.keep(&names.loads));
                 live
             }
+        }
+    }
+}
+
+/// The ids of every pause point in `nodes`, at any depth.
+pub fn pause_ids(nodes: &[Node<'_>], out: &mut Vec<NodeId>) {
+    for node in nodes {
+        match node {
+            Node::Pause { id, .. } => out.push(*id),
+            Node::If { body, orelse, .. }
+            | Node::While { body, orelse, .. }
+            | Node::For { body, orelse, .. } => {
+                pause_ids(body, out);
+                pause_ids(orelse, out);
+            }
+            Node::Try {
+                body,
+                handlers,
+                orelse,
+                finalbody,
+                ..
+            } => {
+                pause_ids(body, out);
+                for handler in handlers {
+                    pause_ids(&handler.body, out);
+                }
+                pause_ids(orelse, out);
+                pause_ids(finalbody, out);
+            }
+            Node::Plain(_) | Node::Line { .. } | Node::Jump { .. } => {}
         }
     }
 }

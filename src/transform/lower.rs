@@ -1048,8 +1048,9 @@ impl<'s> Lowerer<'s> {
                 }
                 self.generic_line(stmt, &[&assert.test], out);
             }
-            // Reported by `check` as K030 / K031.
-            Stmt::Try(_) | Stmt::With(_) => out.push(Node::Plain(stmt)),
+            Stmt::Try(try_stmt) => self.lower_try(stmt, try_stmt, out),
+            // Reported by `check` as K031.
+            Stmt::With(_) => out.push(Node::Plain(stmt)),
             Stmt::Match(_) => {
                 self.unsupported(origin, "a `match` statement");
                 out.push(Node::Plain(stmt));
@@ -1118,6 +1119,62 @@ impl<'s> Lowerer<'s> {
         }
         code.text = texts.join(" = ");
         code
+    }
+
+    fn lower_try<'a>(
+        &mut self,
+        stmt: &'a Stmt,
+        try_stmt: &'a ast::StmtTry,
+        out: &mut Vec<Node<'a>>,
+    ) {
+        let origin = try_stmt.range;
+        if try_stmt.is_star {
+            self.unsupported(origin, "a `try` statement with `except*`");
+            out.push(Node::Plain(stmt));
+            return;
+        }
+        if try_stmt.finalbody.iter().any(|s| self.stmt_pauses(s)) {
+            // Reported by `check` as K038.
+            out.push(Node::Plain(stmt));
+            return;
+        }
+        let id = self.id();
+        let body = self.lower_block(&try_stmt.body);
+        let mut handlers = Vec::new();
+        for (index, handler) in try_stmt.handlers.iter().enumerate() {
+            let ast::ExceptHandler::ExceptHandler(h) = handler;
+            let header = match &h.type_ {
+                Some(type_) => {
+                    if self.expr_pauses(type_) {
+                        self.unsupported(type_.range(), "the exception type of an `except` clause");
+                    }
+                    let text = &self.source[type_.range()];
+                    if text.contains('\n') {
+                        format!("except ({text})")
+                    } else {
+                        format!("except {text}")
+                    }
+                }
+                None => "except BaseException".to_owned(),
+            };
+            handlers.push(super::ir::Handler {
+                header,
+                var: format!("_kappa_e{id}_{index}"),
+                name: h.name.as_ref().map(|n| n.id.to_string()),
+                body: self.lower_block(&h.body),
+                origin: h.range,
+            });
+        }
+        let orelse = self.lower_block(&try_stmt.orelse);
+        let finalbody = self.lower_block(&try_stmt.finalbody);
+        out.push(Node::Try {
+            id,
+            body,
+            handlers,
+            orelse,
+            finalbody,
+            origin,
+        });
     }
 
     fn lower_if<'a>(
@@ -1369,6 +1426,19 @@ fn rename_code(code: &mut Code, renames: &[(String, String)]) {
 
 fn rename_node(node: &mut Node<'_>, renames: &[(String, String)]) {
     match node {
+        Node::Try {
+            body,
+            handlers,
+            orelse,
+            finalbody,
+            ..
+        } => {
+            body.iter_mut()
+                .chain(handlers.iter_mut().flat_map(|h| h.body.iter_mut()))
+                .chain(orelse.iter_mut())
+                .chain(finalbody.iter_mut())
+                .for_each(|n| rename_node(n, renames));
+        }
         Node::Plain(_) | Node::Jump { .. } => {}
         Node::Line { code, .. } => rename_code(code, renames),
         Node::Pause { target, call, .. } => {
