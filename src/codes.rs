@@ -59,7 +59,7 @@ codes! {
     PauseInIgnoredFunction = "K025", "pause-in-ignored-function", Error, "a function marked `kappa:ignore` can pause";
     UnknownRtFunction = "K026", "unknown-rt-function", Error, "a call of an `rt` attribute that the runtime does not define";
     PauseInTry = "K030", "pause-in-try", Error, "(retired) a pause point inside `try`";
-    PauseInWith = "K031", "pause-in-with", Error, "a pause point inside a `with` block (not yet supported)";
+    PauseInWith = "K031", "pause-in-with", Error, "(retired) a pause point inside a `with` block";
     PausingNestedFunction = "K032", "pausing-nested-function", Error, "a nested function or lambda can pause (not yet supported)";
     PauseInGeneratorExpression = "K033", "pause-in-generator-expression", Error, "a pause point inside a generator expression";
     PauseInLoopElse = "K034", "pause-in-loop-else", Error, "(retired) a pause point inside a loop that has an `else` clause";
@@ -67,6 +67,7 @@ codes! {
     SpawnOfNestedFunction = "K036", "spawn-of-nested-function", Error, "a nested function or lambda is spawned as a task (not yet supported)";
     PauseInUnsupportedPosition = "K037", "pause-in-unsupported-position", Error, "a pause point where the transform cannot yet put one (an f-string, a `match` statement, an assignment target ...)";
     PauseInFinally = "K038", "pause-in-finally", Error, "a pause point inside a `finally` block (not yet supported)";
+    UnpicklableContextManager = "K039", "unpicklable-context-manager", Warning, "a `with` block pauses while holding a resource that cannot be saved in a checkpoint";
     PausingFunctionEscapes = "K040", "pausing-function-escapes", Error, "a function that can pause is passed to code kappac cannot transform";
     CoordinatorCallOutsideHandler = "K050", "coordinator-call-outside-handler", Warning, "a helper module calls the coordinator, but only handler.py is compiled";
 }
@@ -75,6 +76,7 @@ codes! {
 /// (codes are never reused) so that `kappac explain` still answers for them.
 const RETIRED: &[(Code, &str)] = &[
     (Code::PauseInTry, "0.1.0"),
+    (Code::PauseInWith, "0.1.0"),
     (Code::PauseInLoopElse, "0.1.0"),
 ];
 

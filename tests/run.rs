@@ -355,3 +355,30 @@ fn an_incompatible_worker_is_refused_clearly() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("incompatible runtime"), "{stderr}");
 }
+
+#[test]
+fn a_file_held_across_a_pause_fails_naming_its_with_statement() {
+    let dir = std::env::temp_dir().join(format!("kappac-withfile-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("handler.py"),
+        "import os\nimport tempfile\n\nimport rt\n\n\ndef double(x):\n    return 2 * x\n\n\ndef handler(event, context):\n    path = os.path.join(tempfile.mkdtemp(), 'out.txt')\n    with open(path, 'w') as out:\n        out.write(str(rt.spawn(double, (4,)).wait()))\n    return 1\n",
+    )
+    .expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .arg("run")
+        .arg(&dir)
+        .output()
+        .expect("kappac runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("cannot checkpoint: the context manager of the `with` statement on line 13 (a TextIOWrapper) in `handler` at handler.py line 14"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("close or drop it before the pause"),
+        "{stderr}"
+    );
+}

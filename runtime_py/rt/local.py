@@ -4,6 +4,8 @@ next coordinator call, on the same run state a process coordinator uses
 they would be between processes. The whole runner pickles, so a run can be stopped after any
 coordinator call and continued in a fresh interpreter (the tests do)."""
 
+import re
+
 from kappa_coordinator.state import MAIN, State
 from rt import Unwind, resume, wire
 
@@ -107,19 +109,36 @@ class Scheduler:
         return None
 
 
+def _describe(name):
+    """What a live variable is, in the user's terms."""
+    with_line = re.match(r"_kappa_w(\d+)_", name)
+    if with_line:
+        return 0, "the context manager of the `with` statement on line %s" % with_line.group(1)
+    if name.startswith("_kappa_it"):
+        return 2, "the iterator of a `for` loop"
+    if name.startswith("_kappa_"):
+        return 3, "a value computed before the pause (part of an expression on that line)"
+    return 1, "variable `%s`" % name
+
+
 def unpicklable_variable(frame, where=None):
-    """Why a frame's live variables cannot be saved, naming the variable, or None."""
+    """Why a frame's live variables cannot be saved, naming the variable (a `with` manager
+    first, then the user's variables, then kappac's temporaries), or None."""
     import pickle
 
-    for name, value in sorted(frame.variables.items()):
+    problems = []
+    for name, value in frame.variables.items():
         try:
             pickle.dumps(value, protocol=wire.PROTOCOL)
         except Exception as error:
-            function = getattr(frame.continuation, "__name__", "?")
-            # `_kappa_<function>_c<n>` is the continuation of `<function>`.
-            function = function[len("_kappa_"):].rsplit("_c", 1)[0] if function.startswith("_kappa_") else function
-            what = "the iterator of a `for` loop" if name.startswith("_kappa_it") else "variable `%s`" % name
-            place = where(frame) if where else None
-            return "%s (a %s) in `%s`%s is live across a pause point and cannot be pickled (%s); close or drop it before the pause, or recreate it after" % (
-                what, type(value).__name__, function, " at %s" % place if place else "", error)
-    return None
+            rank, what = _describe(name)
+            problems.append((rank, name, what, value, error))
+    if not problems:
+        return None
+    _, _, what, value, error = min(problems, key=lambda p: (p[0], p[1]))
+    function = getattr(frame.continuation, "__name__", "?")
+    # `_kappa_<function>_c<n>` is the continuation of `<function>`.
+    function = function[len("_kappa_"):].rsplit("_c", 1)[0] if function.startswith("_kappa_") else function
+    place = where(frame) if where else None
+    return "%s (a %s) in `%s`%s is live across a pause point and cannot be pickled (%s); close or drop it before the pause, or recreate it after" % (
+        what, type(value).__name__, function, " at %s" % place if place else "", error)

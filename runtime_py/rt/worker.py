@@ -41,7 +41,7 @@ class Manifest:
 
     def format_exception(self, error):
         """A traceback whose handler.py lines are the user's, not the generated ones."""
-        lines = ["Traceback (most recent call last):\n"]
+        lines = []
         for entry in traceback.extract_tb(error.__traceback__):
             filename, lineno, text = entry.filename, entry.lineno, entry.line
             if os.path.abspath(filename) == self.handler and 0 < lineno <= len(self.line_map):
@@ -54,6 +54,8 @@ class Manifest:
             lines.append('  File "%s", line %d, in %s\n' % (filename, lineno, _function_name(entry.name)))
             if text:
                 lines.append("    %s\n" % text.strip())
+        if lines:
+            lines.insert(0, "Traceback (most recent call last):\n")
         lines.extend(traceback.format_exception_only(type(error), error))
         child = getattr(error, "kappa_child_traceback", None)
         if child:

@@ -58,7 +58,8 @@ pub enum Callee<'a> {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConstructKind {
     Finally,
-    With,
+    /// A `with` whose context expression makes a resource that cannot be pickled.
+    UnpicklableWith,
     GeneratorExpression,
 }
 
@@ -351,11 +352,20 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                         self.assign_to(vars, &sources);
                     }
                 }
-                let keyword = keyword_range(
-                    with.range.start(),
-                    if with.is_async { "async with" } else { "with" },
-                );
-                self.with_construct(ConstructKind::With, keyword, |w| w.body(&with.body));
+                // A resource that cannot be pickled (a file, a lock) held across a pause.
+                let resource = with
+                    .items
+                    .iter()
+                    .find(|item| self.is_unpicklable_resource(&item.context_expr));
+                match resource {
+                    Some(item) => {
+                        let range = item.context_expr.range();
+                        self.with_construct(ConstructKind::UnpicklableWith, range, |w| {
+                            w.body(&with.body)
+                        });
+                    }
+                    None => self.body(&with.body),
+                }
             }
             Stmt::Try(try_stmt) => {
                 self.body(&try_stmt.body);
@@ -456,6 +466,60 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// `open(...)`, `threading.Lock()`, `socket.socket(...)` and the like: objects that the
+    /// standard `pickle` refuses, so a checkpoint holding one fails.
+    fn is_unpicklable_resource(&self, expr: &Expr) -> bool {
+        const BUILTINS: &[&str] = &["open"];
+        const MODULE_FUNCTIONS: &[(&str, &str)] = &[
+            ("threading", "Lock"),
+            ("threading", "RLock"),
+            ("threading", "Condition"),
+            ("threading", "Semaphore"),
+            ("threading", "BoundedSemaphore"),
+            ("socket", "socket"),
+            ("socket", "create_connection"),
+            ("sqlite3", "connect"),
+            ("tempfile", "TemporaryFile"),
+            ("tempfile", "NamedTemporaryFile"),
+            ("tempfile", "SpooledTemporaryFile"),
+            ("io", "open"),
+            ("gzip", "open"),
+            ("bz2", "open"),
+            ("lzma", "open"),
+            ("zipfile", "ZipFile"),
+            ("tarfile", "open"),
+            ("subprocess", "Popen"),
+            ("multiprocessing", "Pool"),
+            ("urllib.request", "urlopen"),
+        ];
+        let Expr::Call(call) = expr else {
+            return false;
+        };
+        match &*call.func {
+            Expr::Name(name) => {
+                BUILTINS.contains(&name.id.as_str())
+                    && self.resolve(name.id.as_str()) == Resolved::Builtin
+            }
+            Expr::Attribute(attribute) => {
+                let module = dotted_name(&attribute.value);
+                let imported = match &*attribute.value {
+                    Expr::Name(base) => matches!(
+                        self.resolve(base.id.as_str()),
+                        Resolved::Bound(_, Binding::Module)
+                    ),
+                    _ => true,
+                };
+                imported
+                    && module.is_some_and(|m| {
+                        MODULE_FUNCTIONS
+                            .iter()
+                            .any(|(mm, f)| *mm == m && *f == attribute.attr.id.as_str())
+                    })
+            }
+            _ => false,
         }
     }
 
@@ -1006,6 +1070,17 @@ struct ExprChildren<'w, 's, 'a, 'g>(&'w mut Walker<'s, 'a, 'g>);
 impl<'a> ruff_python_ast::visitor::Visitor<'a> for ExprChildren<'_, '_, 'a, '_> {
     fn visit_expr(&mut self, expr: &'a Expr) {
         self.0.expr(expr);
+    }
+}
+
+/// `a.b.c` as text, for names and attribute chains.
+fn dotted_name(expr: &Expr) -> Option<String> {
+    match expr {
+        Expr::Name(name) => Some(name.id.to_string()),
+        Expr::Attribute(attribute) => {
+            dotted_name(&attribute.value).map(|base| format!("{base}.{}", attribute.attr.id))
+        }
+        _ => None,
     }
 }
 

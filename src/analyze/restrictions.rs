@@ -219,11 +219,11 @@ fn constructs(ctx: &Context, out: &mut Vec<Diagnostic>) {
                 "this `finally` block would have to remember, across the pause, why it runs",
                 "make the pausing call in the `try` body (or after the `try` statement) and keep the `finally` block free of pauses",
             ),
-            ConstructKind::With => (
-                Code::PauseInWith,
-                "pause point inside a `with` block (not supported yet)",
-                "the context manager would have to be saved in the checkpoint",
-                "make the pausing call before entering the `with` block and use its result inside",
+            ConstructKind::UnpicklableWith => (
+                Code::UnpicklableContextManager,
+                "a `with` block pauses while holding a resource that cannot be saved in a checkpoint",
+                "cannot be pickled: the checkpoint at the pause point will fail",
+                "close it before pausing: do the pausing call before (or after) the `with` block, and use only the result inside it",
             ),
             ConstructKind::GeneratorExpression => (
                 Code::PauseInGeneratorExpression,

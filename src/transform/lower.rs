@@ -1049,8 +1049,12 @@ impl<'s> Lowerer<'s> {
                 self.generic_line(stmt, &[&assert.test], out);
             }
             Stmt::Try(try_stmt) => self.lower_try(stmt, try_stmt, out),
-            // Reported by `check` as K031.
-            Stmt::With(_) => out.push(Node::Plain(stmt)),
+            // `async with` can only pause in an `async def`: reported by `check` as K021.
+            Stmt::With(with) if with.is_async => out.push(Node::Plain(stmt)),
+            Stmt::With(with) => {
+                let nodes = self.lower_with(&with.items, &with.body, origin, out);
+                out.extend(nodes);
+            }
             Stmt::Match(_) => {
                 self.unsupported(origin, "a `match` statement");
                 out.push(Node::Plain(stmt));
@@ -1119,6 +1123,109 @@ impl<'s> Lowerer<'s> {
         }
         code.text = texts.join(" = ");
         code
+    }
+
+    /// `with` as PEP 343 defines it, item by item, over a `Try` node (which continuations know
+    /// how to rebuild): the manager, its `__exit__` looked up before `__enter__` is called,
+    /// `__exit__` called once, with the exception if one propagates (suppressing it if it returns
+    /// true). The temporaries are named after the statement's line, so that a manager that cannot
+    /// be pickled is reported at its `with`.
+    fn lower_with<'a>(
+        &mut self,
+        items: &'a [ast::WithItem],
+        body: &'a [Stmt],
+        origin: TextRange,
+        out: &mut Vec<Node<'a>>,
+    ) -> Vec<Node<'a>> {
+        let Some((item, rest)) = items.split_first() else {
+            return self.lower_block(body);
+        };
+        let line = self.source[..usize::from(origin.start())]
+            .matches('\n')
+            .count()
+            + 1;
+        let id = self.id();
+        let prefix = format!("_kappa_w{line}_{id}");
+        let (mgr, exit, exc, error) = (
+            format!("{prefix}_mgr"),
+            format!("{prefix}_exit"),
+            format!("{prefix}_exc"),
+            format!("{prefix}_error"),
+        );
+        let line_node = |text: String, uses: &[&str], defs: &[&str]| Node::Line {
+            code: Code {
+                text,
+                uses: uses.iter().map(|s| (*s).to_owned()).collect(),
+                defs: defs.iter().map(|s| (*s).to_owned()).collect(),
+            },
+            returns: false,
+            origin,
+        };
+        let manager = self.flatten_expr(&item.context_expr, out);
+        let mut nodes = Vec::new();
+        nodes.push(self.assign_line(&mgr, manager, origin));
+        nodes.push(line_node(
+            format!("{exit} = type({mgr}).__exit__"),
+            &[&mgr],
+            &[&exit],
+        ));
+        let value = format!("{prefix}_value");
+        nodes.push(line_node(
+            format!("{value} = type({mgr}).__enter__({mgr})"),
+            &[&mgr],
+            &[&value],
+        ));
+        nodes.push(line_node(format!("{exc} = True"), &[], &[&exc]));
+        let mut try_body = Vec::new();
+        if let Some(vars) = &item.optional_vars {
+            if self.expr_pauses(vars) {
+                self.unsupported(vars.range(), "the target of a `with` item");
+            }
+            let target = self.targets_code(std::slice::from_ref(&**vars));
+            let mut uses = target.uses;
+            uses.push(value.clone());
+            try_body.push(Node::Line {
+                code: Code {
+                    text: format!("{} = {value}", target.text),
+                    uses,
+                    defs: target.defs,
+                },
+                returns: false,
+                origin,
+            });
+        }
+        let mut inner_prelude = Vec::new();
+        let inner = self.lower_with(rest, body, origin, &mut inner_prelude);
+        try_body.extend(inner_prelude);
+        try_body.extend(inner);
+        let handler = super::ir::Handler {
+            header: "except BaseException".to_owned(),
+            var: error.clone(),
+            name: None,
+            body: vec![
+                line_node(format!("{exc} = False"), &[], &[&exc]),
+                line_node(
+                    format!("if not {exit}({mgr}, type({error}), {error}, {error}.__traceback__): raise"),
+                    &[&exit, &mgr, &error],
+                    &[],
+                ),
+            ],
+            origin,
+        };
+        let try_id = self.id();
+        nodes.push(Node::Try {
+            id: try_id,
+            body: try_body,
+            handlers: vec![handler],
+            orelse: Vec::new(),
+            finalbody: vec![line_node(
+                format!("if {exc}: {exit}({mgr}, None, None, None)"),
+                &[&exc, &exit, &mgr],
+                &[],
+            )],
+            origin,
+        });
+        nodes
     }
 
     fn lower_try<'a>(
