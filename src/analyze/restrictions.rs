@@ -148,7 +148,7 @@ fn functions(ctx: &Context, already_reported: &FxHashSet<FunctionId>, out: &mut 
                 )
                 .with_secondary(pause_site.range, pause_label.clone())
                 .with_optional_note(why.clone())
-                .with_help("remove the decorator, or apply it to a helper function that does not pause; only `@on_coordinator` is supported on pausing functions"),
+                .with_help("remove the decorator, or apply it to a helper function that does not pause; on pausing functions only `@on_coordinator`, and on methods `@staticmethod` and `@classmethod`, are supported"),
             );
         }
 

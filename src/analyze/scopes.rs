@@ -77,7 +77,7 @@ pub struct Function<'a> {
     pub kappa_ignore: bool,
     /// Decorated with `@on_coordinator` / `@rt.on_coordinator`.
     pub on_coordinator: bool,
-    /// Decorators other than `on_coordinator`.
+    /// Decorators other than `on_coordinator` (and `staticmethod`/`classmethod` on methods).
     pub other_decorators: Vec<TextRange>,
     /// The parameter naming the instance (`self`) or class (`cls`) in a method.
     pub receiver: Option<&'a str>,
@@ -455,11 +455,21 @@ impl<'a> Collector<'a> {
             if self.is_on_coordinator(&decorator.expression) {
                 on_coordinator = true;
             } else {
-                if matches!(&decorator.expression, Expr::Name(n) if n.id.as_str() == "staticmethod")
-                {
-                    is_static = true;
+                // `staticmethod` and `classmethod` (the builtins, on a method) change only how
+                // the function receives its first argument, which continuations handle.
+                let builtin = match &decorator.expression {
+                    Expr::Name(n) if matches!(n.id.as_str(), "staticmethod" | "classmethod") => {
+                        let owner = self.owner();
+                        self.resolve_now(owner, n.id.as_str()).is_none().then_some(n.id.as_str())
+                    }
+                    _ => None,
+                };
+                let in_class = matches!(self.stack.last(), Some(Frame::Class(_)));
+                match builtin {
+                    Some("staticmethod") if in_class => is_static = true,
+                    Some("classmethod") if in_class => {}
+                    _ => others.push(decorator.range()),
                 }
-                others.push(decorator.range());
             }
         }
         {
