@@ -23,7 +23,7 @@ Examples:
   kappac emit examples/fib/handler.py     print the transformed handler
   kappac build examples/fib               bundle it into ./build/fib
   kappac run examples/fib --event '{\"n\": 15}'   run it on the local coordinator
-  kappac explain K030                     what a diagnostic means and how to fix it
+  kappac explain K038                     what a diagnostic means and how to fix it
   kappac explain --list                   every diagnostic code";
 
 #[derive(Parser)]
@@ -145,7 +145,7 @@ Examples:
     },
     /// Explain a diagnostic code: what it finds, why, and how to fix it
     Explain {
-        /// The code (K030) or rule name (pause-in-try)
+        /// The code (K038) or rule name (pause-in-finally)
         #[arg(required_unless_present = "list")]
         code: Option<String>,
         /// List every code with its summary
@@ -501,7 +501,7 @@ fn explain(code: Option<&str>, list: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let Some(text) = code else {
-        eprintln!("error: give a code (e.g. `kappac explain K030`) or `--list`");
+        eprintln!("error: give a code (e.g. `kappac explain K038`) or `--list`");
         return ExitCode::from(2);
     };
     match Code::parse(text) {

@@ -460,7 +460,9 @@ impl<'a> Collector<'a> {
                 let builtin = match &decorator.expression {
                     Expr::Name(n) if matches!(n.id.as_str(), "staticmethod" | "classmethod") => {
                         let owner = self.owner();
-                        self.resolve_now(owner, n.id.as_str()).is_none().then_some(n.id.as_str())
+                        self.resolve_now(owner, n.id.as_str())
+                            .is_none()
+                            .then_some(n.id.as_str())
                     }
                     _ => None,
                 };
