@@ -19,12 +19,16 @@ pub struct Unsupported {
 
 pub struct Lowerer<'s> {
     pub source: &'s str,
+    file: &'s crate::source::SourceFile,
     /// Ranges of the calls that are pause points.
     pub pause_calls: &'s FxHashSet<(TextSize, TextSize)>,
+    /// Their start offsets, sorted (built once per module).
+    pause_starts: &'s [TextSize],
     /// Names declared `global` in the function (not safe from being rebound by a call).
     pub globals: FxHashSet<String>,
-    /// Names bound in the function or the module: such a name is not the builtin it shadows.
-    pub shadowed: FxHashSet<String>,
+    /// Whether a name, used in the function being lowered, is bound there or in the module (and
+    /// so is not the builtin of that name). Asked of the analysis; never copied.
+    pub shadowed: Box<dyn Fn(&str) -> bool + 's>,
     next_temp: u32,
     next_id: NodeId,
     pub next_resume_point: u32,
@@ -116,15 +120,18 @@ fn inside(range: TextRange, replacements: &[(TextRange, String)]) -> bool {
 
 impl<'s> Lowerer<'s> {
     pub fn new(
-        source: &'s str,
+        file: &'s crate::source::SourceFile,
         pause_calls: &'s FxHashSet<(TextSize, TextSize)>,
+        pause_starts: &'s [TextSize],
         first_resume_point: u32,
     ) -> Self {
         Lowerer {
-            source,
+            source: &file.text,
+            file,
             pause_calls,
+            pause_starts,
             globals: FxHashSet::default(),
-            shadowed: FxHashSet::default(),
+            shadowed: Box::new(|_| false),
             next_temp: 0,
             next_id: 0,
             next_resume_point: first_resume_point,
@@ -157,7 +164,20 @@ impl<'s> Lowerer<'s> {
         matches!(expr, Expr::Call(call) if self.pause_calls.contains(&(call.range().start(), call.range().end())))
     }
 
+    /// Whether a pause-point call starts inside `range`: a fast, exact "no" for most code.
+    fn any_pause_within(&self, range: TextRange) -> bool {
+        let first = self
+            .pause_starts
+            .partition_point(|start| *start < range.start());
+        self.pause_starts
+            .get(first)
+            .is_some_and(|start| *start < range.end())
+    }
+
     pub fn expr_pauses(&self, expr: &Expr) -> bool {
+        if !self.any_pause_within(expr.range()) {
+            return false;
+        }
         let mut finder = PauseFinder {
             pause_calls: self.pause_calls,
             found: false,
@@ -167,6 +187,9 @@ impl<'s> Lowerer<'s> {
     }
 
     pub fn stmt_pauses(&self, stmt: &Stmt) -> bool {
+        if !self.any_pause_within(stmt.range()) {
+            return false;
+        }
         let mut finder = PauseFinder {
             pause_calls: self.pause_calls,
             found: false,
@@ -397,9 +420,7 @@ impl<'s> Lowerer<'s> {
         let Expr::Name(name) = &*call.func else {
             return None;
         };
-        if !DRAINING_BUILTINS.contains(&name.id.as_str())
-            || self.shadowed.contains(name.id.as_str())
-        {
+        if !DRAINING_BUILTINS.contains(&name.id.as_str()) || (self.shadowed)(name.id.as_str()) {
             return None;
         }
         match call.arguments.args.first() {
@@ -1140,10 +1161,7 @@ impl<'s> Lowerer<'s> {
         let Some((item, rest)) = items.split_first() else {
             return self.lower_block(body);
         };
-        let line = self.source[..usize::from(origin.start())]
-            .matches('\n')
-            .count()
-            + 1;
+        let line = self.file.line_of(origin.start());
         let id = self.id();
         let prefix = format!("_kappa_w{line}_{id}");
         let (mgr, exit, exc, error) = (

@@ -42,6 +42,7 @@ pub fn transform(
     analysis: &Analysis<'_>,
 ) -> Result<Transformed, Vec<Diagnostic>> {
     let pause_calls = pause_calls(analysis);
+    let pause_starts = sorted_starts(&pause_calls);
     let unit = ruff_python_codegen::Stylist::from_tokens(parsed.tokens(), &file.text)
         .indentation()
         .to_string();
@@ -55,6 +56,7 @@ pub fn transform(
         file,
         analysis,
         pause_calls: &pause_calls,
+        pause_starts: &pause_starts,
         next_resume_point: 1,
         resume_points: Vec::new(),
         errors: Vec::new(),
@@ -106,6 +108,7 @@ struct ModuleEmitter<'x, 'a> {
     file: &'x SourceFile,
     analysis: &'x Analysis<'a>,
     pause_calls: &'x FxHashSet<(TextSize, TextSize)>,
+    pause_starts: &'x [TextSize],
     next_resume_point: u32,
     resume_points: Vec<ResumePoint>,
     errors: Vec<Diagnostic>,
@@ -200,7 +203,12 @@ impl<'a> ModuleEmitter<'_, 'a> {
         if !matches!(function.node, FunctionNode::Def(_)) || function.parent != ScopeId::Module {
             return;
         }
-        let mut lowerer = Lowerer::new(&self.file.text, self.pause_calls, self.next_resume_point);
+        let mut lowerer = Lowerer::new(
+            self.file,
+            self.pause_calls,
+            self.pause_starts,
+            self.next_resume_point,
+        );
         lowerer.globals = function
             .global_decls
             .keys()
@@ -251,6 +259,7 @@ pub fn unsupported_positions(
     if pause_calls.is_empty() {
         return Vec::new();
     }
+    let pause_starts = sorted_starts(&pause_calls);
     let mut diagnostics = misplaced_definitions(module, analysis);
     for stmt in &module.body {
         let defs: Vec<&Stmt> = match stmt {
@@ -267,7 +276,7 @@ pub fn unsupported_positions(
             if !analysis.can_pause.function_can_pause(id) {
                 continue;
             }
-            let mut lowerer = Lowerer::new(&file.text, &pause_calls, 1);
+            let mut lowerer = Lowerer::new(file, &pause_calls, &pause_starts, 1);
             lowerer.shadowed = shadowed_names(analysis, id);
             lowerer.lower_block(&def.body);
             diagnostics.extend(lowerer.unsupported.into_iter().map(unsupported_diagnostic));
@@ -321,15 +330,16 @@ fn misplaced_definitions(module: &ModModule, analysis: &Analysis<'_>) -> Vec<Dia
         .collect()
 }
 
-/// Names bound in a function or its module, which hide builtins of the same name.
-fn shadowed_names(analysis: &Analysis<'_>, id: FunctionId) -> FxHashSet<String> {
-    let function = analysis.scopes.function(id);
-    function
-        .locals
-        .keys()
-        .chain(analysis.scopes.module_bindings.keys())
-        .map(|k| (*k).to_owned())
-        .collect()
+/// Whether a name used in a function is bound there, in an enclosing function or in the module,
+/// hiding the builtin of that name.
+fn shadowed_names<'x>(
+    analysis: &'x Analysis<'_>,
+    id: FunctionId,
+) -> Box<dyn Fn(&str) -> bool + 'x> {
+    Box::new(move |name| {
+        analysis.scopes.resolve(ScopeId::Function(id), name)
+            != crate::analyze::scopes::Resolved::Builtin
+    })
 }
 
 fn unsupported_diagnostic(unsupported: lower::Unsupported) -> Diagnostic {
@@ -339,6 +349,12 @@ fn unsupported_diagnostic(unsupported: lower::Unsupported) -> Diagnostic {
         Label::new(unsupported.range, "contains a pause point"),
     )
     .with_help("assign the pausing call's result to a variable in a statement of its own, and use the variable here")
+}
+
+fn sorted_starts(pause_calls: &FxHashSet<(TextSize, TextSize)>) -> Vec<TextSize> {
+    let mut starts: Vec<TextSize> = pause_calls.iter().map(|(start, _)| *start).collect();
+    starts.sort_unstable();
+    starts
 }
 
 fn pause_calls(analysis: &Analysis<'_>) -> FxHashSet<(TextSize, TextSize)> {
