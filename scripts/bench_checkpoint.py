@@ -117,7 +117,7 @@ def main():
             for done in (compiled, original):
                 if done.returncode != 0:
                     sys.exit("%s failed:\n%s" % (name, done.stderr))
-            rows.append((name, json.loads(compiled.stdout), json.loads(original.stdout)))
+            rows.append((name, json.loads(compiled.stdout.splitlines()[-1]), json.loads(original.stdout.splitlines()[-1])))
     lines = [
         "Produced by `python3 scripts/bench_checkpoint.py`. For each transform fixture, the",
         "checkpoints kappac takes (the live variables of every paused frame, pickled, at each",
