@@ -19,7 +19,8 @@ sys.path.insert(0, os.path.join(ROOT, "scripts"))
 from benchmarks_md import replace_section  # noqa: E402
 
 SIZE = r'''
-import pickle
+import pickle, sys
+_STDOUT, sys.stdout = sys.stdout, sys.stderr  # the app's own output must not mix with ours
 def size(obj):
     return len(pickle.dumps(obj, protocol=pickle.HIGHEST_PROTOCOL))
 def picklable(values, totals):
@@ -56,7 +57,7 @@ try:
     scheduler.run(handler.handler, (event, None))
 except Exception:
     pass  # a fixture whose run fails (child_error) is measured up to the failure
-print(json.dumps(totals))
+_STDOUT.write(json.dumps(totals) + '\n')
 '''
 
 # The original app on the reference runtime (threads): at each coordinator call, all locals of
@@ -94,7 +95,7 @@ try:
     rt.run_handler(handler.handler, event)
 except Exception:
     pass  # measured up to the failure, like the compiled side
-print(json.dumps(totals))
+_STDOUT.write(json.dumps(totals) + '\n')
 '''
 
 
