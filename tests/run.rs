@@ -6,6 +6,21 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+/// Runs `kappac run` on a one-file app written for the test.
+fn run_source(name: &str, source: &str, args: &[&str]) -> std::process::Output {
+    let dir = std::env::temp_dir().join(format!("kappac-{name}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(dir.join("handler.py"), source).expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .arg("run")
+        .arg(&dir)
+        .args(args)
+        .output()
+        .expect("kappac runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    output
+}
+
 fn apps() -> Vec<PathBuf> {
     let mut apps = Vec::new();
     apps.push(PathBuf::from("examples/wordcount"));
@@ -216,20 +231,11 @@ fn a_failing_child_fails_the_run_with_its_traceback() {
 
 #[test]
 fn deadlock_is_reported_with_the_blocked_tasks() {
-    let dir = std::env::temp_dir().join(format!("kappac-deadlock-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(
-        dir.join("handler.py"),
+    let output = run_source(
+        "deadlock",
         "import rt\n\ndef handler(event, context):\n    q = rt.create_queue(1)\n    return q.dequeue()\n",
-    )
-    .expect("write");
-    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
-        .arg("run")
-        .arg(&dir)
-        .args(["--block-wait", "0.1"])
-        .output()
-        .expect("kappac runs");
-    let _ = std::fs::remove_dir_all(&dir);
+        &["--block-wait", "0.1"],
+    );
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("deadlock"), "{stderr}");
@@ -273,20 +279,11 @@ fn bad_usage_exits_2() {
 
 #[test]
 fn big_results_and_integers_of_any_size() {
-    let dir = std::env::temp_dir().join(format!("kappac-big-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(
-        dir.join("handler.py"),
+    let output = run_source(
+        "big",
         "import rt\n\ndef blob(n):\n    return 'x' * n\n\ndef handler(event, context):\n    s = rt.spawn(blob, (event['n'],)).wait()\n    return [len(s), 2 ** 200]\n",
-    )
-    .expect("write");
-    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
-        .arg("run")
-        .arg(&dir)
-        .args(["--event", "{\"n\": 2000000}"])
-        .output()
-        .expect("kappac runs");
-    let _ = std::fs::remove_dir_all(&dir);
+        &["--event", "{\"n\": 2000000}"],
+    );
     assert!(
         output.status.success(),
         "{}",
@@ -300,19 +297,11 @@ fn big_results_and_integers_of_any_size() {
 
 #[test]
 fn a_failed_task_nobody_waits_for_fails_the_run() {
-    let dir = std::env::temp_dir().join(format!("kappac-unhandled-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(
-        dir.join("handler.py"),
+    let output = run_source(
+        "unhandled",
         "import rt\n\ndef fail(x):\n    raise KeyError(x)\n\ndef handler(event, context):\n    rt.spawn(fail, ('lost',))\n    rt.checkpoint()\n    return 1\n",
-    )
-    .expect("write");
-    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
-        .arg("run")
-        .arg(&dir)
-        .output()
-        .expect("kappac runs");
-    let _ = std::fs::remove_dir_all(&dir);
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
@@ -358,19 +347,11 @@ fn an_incompatible_worker_is_refused_clearly() {
 
 #[test]
 fn a_file_held_across_a_pause_fails_naming_its_with_statement() {
-    let dir = std::env::temp_dir().join(format!("kappac-withfile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("dir");
-    std::fs::write(
-        dir.join("handler.py"),
+    let output = run_source(
+        "withfile",
         "import os\nimport tempfile\n\nimport rt\n\n\ndef double(x):\n    return 2 * x\n\n\ndef handler(event, context):\n    path = os.path.join(tempfile.mkdtemp(), 'out.txt')\n    with open(path, 'w') as out:\n        out.write(str(rt.spawn(double, (4,)).wait()))\n    return 1\n",
-    )
-    .expect("write");
-    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
-        .arg("run")
-        .arg(&dir)
-        .output()
-        .expect("kappac runs");
-    let _ = std::fs::remove_dir_all(&dir);
+        &[],
+    );
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(

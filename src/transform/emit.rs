@@ -578,17 +578,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 },
                 0,
             ) => {
-                self.out
-                    .line(depth, &format!("_kappa_broke{id} = False"), at);
-                self.out
-                    .line(depth, &format!("for _kappa_once{id} in (0,):"), at);
-                let inner = Rewrite {
-                    moved_loop: LoopTarget::InlineIteration(*id),
-                    ..rewrite
-                };
-                self.inline(body, rest, depth + 1, inner, assign, false);
-                self.out
-                    .line(depth, &format!("if not _kappa_broke{id}:"), at);
+                self.inline_iteration(*id, body, rest, depth, rewrite, assign, at);
                 self.for_loop(target, iterator_var, body, orelse, depth + 1, rewrite, at);
             }
             (
@@ -601,17 +591,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 },
                 0,
             ) => {
-                self.out
-                    .line(depth, &format!("_kappa_broke{id} = False"), at);
-                self.out
-                    .line(depth, &format!("for _kappa_once{id} in (0,):"), at);
-                let inner = Rewrite {
-                    moved_loop: LoopTarget::InlineIteration(*id),
-                    ..rewrite
-                };
-                self.inline(body, rest, depth + 1, inner, assign, false);
-                self.out
-                    .line(depth, &format!("if not _kappa_broke{id}:"), at);
+                self.inline_iteration(*id, body, rest, depth, rewrite, assign, at);
                 self.out
                     .line(depth + 1, &format!("while {}:", test.text), at);
                 self.block(
@@ -690,6 +670,33 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 }
             }
         }
+    }
+
+    /// The rest of a loop's interrupted iteration, inside a one-shot loop (its `continue` ends
+    /// the iteration, its `break` also sets a flag), then `if not <flag>:` for the caller to
+    /// put the remaining iterations under.
+    #[allow(clippy::too_many_arguments)]
+    fn inline_iteration(
+        &mut self,
+        id: NodeId,
+        body: &[Node<'_>],
+        path: &[PathStep],
+        depth: usize,
+        rewrite: Rewrite,
+        assign: &str,
+        at: TextSize,
+    ) {
+        self.out
+            .line(depth, &format!("_kappa_broke{id} = False"), at);
+        self.out
+            .line(depth, &format!("for _kappa_once{id} in (0,):"), at);
+        let inner = Rewrite {
+            moved_loop: LoopTarget::InlineIteration(id),
+            ..rewrite
+        };
+        self.inline(body, path, depth + 1, inner, assign, false);
+        self.out
+            .line(depth, &format!("if not _kappa_broke{id}:"), at);
     }
 
     /// A loop's `else` block (if any): it is outside the loop for `break` and `continue`.

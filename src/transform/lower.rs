@@ -1335,6 +1335,52 @@ impl<'s> Lowerer<'s> {
         }
     }
 
+    /// `place op= value` where `place` (an attribute or an item of evaluated temporaries) is
+    /// read before the value is evaluated, as Python does, and written back after.
+    fn aug_assign_place(
+        &mut self,
+        place: String,
+        place_uses: Vec<String>,
+        op: &str,
+        value: &Expr,
+        origin: TextRange,
+        out: &mut Vec<Node<'_>>,
+    ) {
+        let old = self.temp();
+        out.push(self.assign_line(
+            &old,
+            Code {
+                text: place.clone(),
+                uses: place_uses.clone(),
+                defs: Vec::new(),
+            },
+            origin,
+        ));
+        let value = self.flatten_expr(value, out);
+        let mut uses = value.uses;
+        uses.push(old.clone());
+        out.push(Node::Line {
+            code: Code {
+                text: format!("{old} {op}= {}", value.text),
+                uses,
+                defs: vec![old.clone()],
+            },
+            returns: false,
+            origin,
+        });
+        let mut uses = place_uses;
+        uses.push(old.clone());
+        out.push(Node::Line {
+            code: Code {
+                text: format!("{place} = {old}"),
+                uses,
+                defs: Vec::new(),
+            },
+            returns: false,
+            origin,
+        });
+    }
+
     fn lower_aug_assign<'a>(&mut self, assign: &'a ast::StmtAugAssign, out: &mut Vec<Node<'a>>) {
         let origin = assign.range;
         let op = assign.op.as_str();
@@ -1354,79 +1400,20 @@ impl<'s> Lowerer<'s> {
                 });
             }
             Expr::Attribute(attribute) if !self.expr_pauses(&attribute.value) => {
-                // Python loads the target before evaluating the value.
                 let object = self.temp();
-                let old = self.temp();
                 out.push(self.assign_line(&object, self.plain_code(&attribute.value), origin));
-                out.push(self.assign_line(
-                    &old,
-                    Code {
-                        text: format!("{object}.{}", attribute.attr),
-                        uses: vec![object.clone()],
-                        defs: Vec::new(),
-                    },
-                    origin,
-                ));
-                let value = self.flatten_expr(&assign.value, out);
-                let mut uses = value.uses;
-                uses.push(old.clone());
-                out.push(Node::Line {
-                    code: Code {
-                        text: format!("{old} {op}= {}", value.text),
-                        uses,
-                        defs: vec![old.clone()],
-                    },
-                    returns: false,
-                    origin,
-                });
-                out.push(Node::Line {
-                    code: Code {
-                        text: format!("{object}.{} = {old}", attribute.attr),
-                        uses: vec![object, old],
-                        defs: Vec::new(),
-                    },
-                    returns: false,
-                    origin,
-                });
+                let place = format!("{object}.{}", attribute.attr);
+                self.aug_assign_place(place, vec![object], op, &assign.value, origin, out);
             }
             Expr::Subscript(subscript)
                 if !self.expr_pauses(&subscript.value) && !self.expr_pauses(&subscript.slice) =>
             {
                 let object = self.temp();
                 let key = self.temp();
-                let old = self.temp();
                 out.push(self.assign_line(&object, self.plain_code(&subscript.value), origin));
                 out.push(self.assign_line(&key, self.plain_code(&subscript.slice), origin));
-                out.push(self.assign_line(
-                    &old,
-                    Code {
-                        text: format!("{object}[{key}]"),
-                        uses: vec![object.clone(), key.clone()],
-                        defs: Vec::new(),
-                    },
-                    origin,
-                ));
-                let value = self.flatten_expr(&assign.value, out);
-                let mut uses = value.uses;
-                uses.push(old.clone());
-                out.push(Node::Line {
-                    code: Code {
-                        text: format!("{old} {op}= {}", value.text),
-                        uses,
-                        defs: vec![old.clone()],
-                    },
-                    returns: false,
-                    origin,
-                });
-                out.push(Node::Line {
-                    code: Code {
-                        text: format!("{object}[{key}] = {old}"),
-                        uses: vec![object, key, old],
-                        defs: Vec::new(),
-                    },
-                    returns: false,
-                    origin,
-                });
+                let place = format!("{object}[{key}]");
+                self.aug_assign_place(place, vec![object, key], op, &assign.value, origin, out);
             }
             _ => {
                 self.unsupported(
