@@ -112,37 +112,7 @@ Examples:
   kappac run examples/fib --chaos every            kill the worker at every coordinator call
   kappac run examples/fib --chaos kill=0.2,seed=7  kill workers at random, reproducibly
   kappac run app --timeout 0.5                     0.5 s per invocation, resuming from checkpoints")]
-    Run {
-        /// The app directory (it holds handler.py)
-        app: PathBuf,
-        /// The event, as JSON
-        #[arg(long, conflicts_with = "event_file")]
-        event: Option<String>,
-        /// A file holding the event as JSON
-        #[arg(long)]
-        event_file: Option<PathBuf>,
-        /// Worker processes [default: the number of CPUs]
-        #[arg(long)]
-        workers: Option<u32>,
-        /// Time limit of one invocation, in seconds
-        #[arg(long)]
-        timeout: Option<f64>,
-        /// SQLite file for checkpoints and coordinator calls [default: in memory]
-        #[arg(long)]
-        store: Option<PathBuf>,
-        /// Failure injection: `every`, or `kill=P,seed=S`
-        #[arg(long)]
-        chaos: Option<String>,
-        /// How long a blocked call waits in place before the worker is released, in seconds
-        #[arg(long, default_value = "1.0")]
-        block_wait: f64,
-        /// The Python interpreter [default: python3 on PATH]
-        #[arg(long, default_value = "python3")]
-        python: PathBuf,
-        /// Oldest Python version the compiled app must run on (3.9 to 3.14)
-        #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
-        target_version: TargetVersion,
-    },
+    Run(RunOptions),
     /// Explain a diagnostic code: what it finds, why, and how to fix it
     Explain {
         /// The code (K038) or rule name (pause-in-finally)
@@ -174,29 +144,7 @@ fn main() -> ExitCode {
             zip,
             target_version,
         } => build(&app, out, zip, target_version),
-        Command::Run {
-            app,
-            event,
-            event_file,
-            workers,
-            timeout,
-            store,
-            chaos,
-            block_wait,
-            python,
-            target_version,
-        } => run(RunOptions {
-            app,
-            event,
-            event_file,
-            workers,
-            timeout,
-            store,
-            chaos,
-            block_wait,
-            python,
-            target: target_version,
-        }),
+        Command::Run(options) => run(options),
     }
 }
 
@@ -293,17 +241,37 @@ fn build(
     }
 }
 
+#[derive(clap::Args)]
 struct RunOptions {
+    /// The app directory (it holds handler.py)
     app: PathBuf,
+    /// The event, as JSON
+    #[arg(long, conflicts_with = "event_file")]
     event: Option<String>,
+    /// A file holding the event as JSON
+    #[arg(long)]
     event_file: Option<PathBuf>,
+    /// Worker processes [default: the number of CPUs]
+    #[arg(long)]
     workers: Option<u32>,
+    /// Time limit of one invocation, in seconds
+    #[arg(long)]
     timeout: Option<f64>,
+    /// SQLite file for checkpoints and coordinator calls [default: in memory]
+    #[arg(long)]
     store: Option<PathBuf>,
+    /// Failure injection: `every`, or `kill=P,seed=S`
+    #[arg(long)]
     chaos: Option<String>,
+    /// How long a blocked call waits in place before the worker is released, in seconds
+    #[arg(long, default_value = "1.0")]
     block_wait: f64,
+    /// The Python interpreter (looked up on PATH)
+    #[arg(long, default_value = "python3")]
     python: PathBuf,
-    target: TargetVersion,
+    /// Oldest Python version the compiled app must run on (3.9 to 3.14)
+    #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
+    target_version: TargetVersion,
 }
 
 /// Where `kappac run` builds: a per-app directory under the user's cache.
@@ -357,7 +325,7 @@ fn run(options: RunOptions) -> ExitCode {
         &options.app,
         &bundle,
         CheckOptions {
-            target: options.target,
+            target: options.target_version,
         },
         false,
     ) {

@@ -372,16 +372,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 ..
             } => {
                 let at = self.origin(*origin);
-                self.out.line(depth, &format!("while {}:", test.text), at);
-                self.block(
-                    body,
-                    depth + 1,
-                    Rewrite {
-                        moved_loop: LoopTarget::Syntactic,
-                        ..rewrite
-                    },
-                );
-                self.loop_else(orelse, depth, rewrite, at);
+                self.while_loop(test, body, orelse, depth, rewrite, at);
             }
             Node::For {
                 target,
@@ -592,17 +583,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 0,
             ) => {
                 self.inline_iteration(*id, body, rest, depth, rewrite, assign, at);
-                self.out
-                    .line(depth + 1, &format!("while {}:", test.text), at);
-                self.block(
-                    body,
-                    depth + 2,
-                    Rewrite {
-                        moved_loop: LoopTarget::Syntactic,
-                        ..rewrite
-                    },
-                );
-                self.loop_else(orelse, depth + 1, rewrite, at);
+                self.while_loop(test, body, orelse, depth + 1, rewrite, at);
             }
             (Node::For { orelse, .. } | Node::While { orelse, .. }, _) => {
                 self.inline(orelse, rest, depth, rewrite, assign, false);
@@ -697,6 +678,28 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
         self.inline(body, path, depth + 1, inner, assign, false);
         self.out
             .line(depth, &format!("if not _kappa_broke{id}:"), at);
+    }
+
+    /// A `while` loop in its normal shape (the counterpart of `for_loop`).
+    fn while_loop(
+        &mut self,
+        test: &Code,
+        body: &[Node<'_>],
+        orelse: &[Node<'_>],
+        depth: usize,
+        rewrite: Rewrite,
+        at: TextSize,
+    ) {
+        self.out.line(depth, &format!("while {}:", test.text), at);
+        self.block(
+            body,
+            depth + 1,
+            Rewrite {
+                moved_loop: LoopTarget::Syntactic,
+                ..rewrite
+            },
+        );
+        self.loop_else(orelse, depth, rewrite, at);
     }
 
     /// A loop's `else` block (if any): it is outside the loop for `break` and `continue`.
@@ -804,17 +807,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                     let head = self.liveness.head.get(&id).cloned().unwrap_or_default();
                     self.function_header(depth, 'n', id, "_kappa_v", at);
                     self.bind(&head, depth + 1, at);
-                    self.out
-                        .line(depth + 1, &format!("while {}:", test.text), at);
-                    self.block(
-                        body,
-                        depth + 2,
-                        Rewrite {
-                            moved_loop: LoopTarget::Syntactic,
-                            ..rewrite
-                        },
-                    );
-                    self.loop_else(orelse, depth + 1, rewrite, at);
+                    self.while_loop(test, body, orelse, depth + 1, rewrite, at);
                     let tail = self.names.tail_call('r', id);
                     self.out.line(depth + 1, &tail, at);
                     self.continuations(body, depth, BlockEnd::LoopNext(id), Some(id));

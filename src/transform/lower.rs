@@ -174,28 +174,26 @@ impl<'s> Lowerer<'s> {
             .is_some_and(|start| *start < range.end())
     }
 
-    pub fn expr_pauses(&self, expr: &Expr) -> bool {
-        if !self.any_pause_within(expr.range()) {
+    /// Whether a node holds a pause point (not counting nested scopes): a fast "no" from the
+    /// sorted offsets, else an exact walk.
+    fn pauses_in(&self, range: TextRange, walk: impl FnOnce(&mut PauseFinder<'s>)) -> bool {
+        if !self.any_pause_within(range) {
             return false;
         }
         let mut finder = PauseFinder {
             pause_calls: self.pause_calls,
             found: false,
         };
-        finder.visit_expr(expr);
+        walk(&mut finder);
         finder.found
     }
 
+    pub fn expr_pauses(&self, expr: &Expr) -> bool {
+        self.pauses_in(expr.range(), |finder| finder.visit_expr(expr))
+    }
+
     pub fn stmt_pauses(&self, stmt: &Stmt) -> bool {
-        if !self.any_pause_within(stmt.range()) {
-            return false;
-        }
-        let mut finder = PauseFinder {
-            pause_calls: self.pause_calls,
-            found: false,
-        };
-        finder.visit_stmt(stmt);
-        finder.found
+        self.pauses_in(stmt.range(), |finder| finder.visit_stmt(stmt))
     }
 
     /// The source of `range` with `replacements` (sub-ranges) substituted.
