@@ -60,11 +60,11 @@ codes! {
     UnknownRtFunction = "K026", "unknown-rt-function", Error, "a call of an `rt` attribute that the runtime does not define";
     PauseInTry = "K030", "pause-in-try", Error, "(retired) a pause point inside `try`";
     PauseInWith = "K031", "pause-in-with", Error, "(retired) a pause point inside a `with` block";
-    PausingNestedFunction = "K032", "pausing-nested-function", Error, "a nested function or lambda can pause (not yet supported)";
+    PausingNestedFunction = "K032", "pausing-nested-function", Error, "a lambda that does more after its pausing call, or a method of a class defined in a function, can pause";
     PauseInGeneratorExpression = "K033", "pause-in-generator-expression", Error, "a pause point inside a generator expression";
     PauseInLoopElse = "K034", "pause-in-loop-else", Error, "(retired) a pause point inside a loop that has an `else` clause";
     PausingDecoratedFunction = "K035", "pausing-decorated-function", Error, "a function that can pause has a decorator other than `on_coordinator` (not yet supported)";
-    SpawnOfNestedFunction = "K036", "spawn-of-nested-function", Error, "a nested function or lambda is spawned as a task (not yet supported)";
+    SpawnOfNestedFunction = "K036", "spawn-of-nested-function", Error, "(retired) a nested function or lambda is spawned as a task";
     PauseInUnsupportedPosition = "K037", "pause-in-unsupported-position", Error, "a pause point where the transform cannot yet put one (an f-string, a `match` statement, an assignment target ...)";
     PauseInFinally = "K038", "pause-in-finally", Error, "a pause point inside a `finally` block (not yet supported)";
     UnpicklableContextManager = "K039", "unpicklable-context-manager", Warning, "a `with` block pauses while holding a resource that cannot be saved in a checkpoint";
@@ -78,6 +78,7 @@ const RETIRED: &[(Code, &str)] = &[
     (Code::PauseInTry, "0.1.0"),
     (Code::PauseInWith, "0.1.0"),
     (Code::PauseInLoopElse, "0.1.0"),
+    (Code::SpawnOfNestedFunction, "0.2.0"),
 ];
 
 impl Code {

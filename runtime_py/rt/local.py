@@ -124,12 +124,10 @@ def _describe(name):
 def unpicklable_variable(frame, where=None):
     """Why a frame's live variables cannot be saved, naming the variable (a `with` manager
     first, then the user's variables, then kappac's temporaries), or None."""
-    import pickle
-
     problems = []
     for name, value in frame.variables.items():
         try:
-            pickle.dumps(value, protocol=wire.PROTOCOL)
+            wire.dumps(value)
         except Exception as error:
             rank, what = _describe(name)
             problems.append((rank, name, what, value, error))

@@ -2,7 +2,11 @@
 plain data and pickled payloads) and a coordinator's reply becomes the `Outcome` of the call.
 Coordinators never unpickle the app's objects."""
 
+import importlib
+import io
 import pickle
+import sys
+import types
 
 from rt import Future, Outcome, Queue
 
@@ -10,11 +14,160 @@ PROTOCOL = pickle.HIGHEST_PROTOCOL
 
 
 def dumps(value):
-    return pickle.dumps(value, protocol=PROTOCOL)
+    """`value` as bytes. Functions pickle by reference (module and name) where they can;
+    nested functions, lambdas and functions hidden by a decorator have no such reference and
+    pickle by value: where their code is in the bundle's modules, and the current contents of
+    the variables they captured (see `_FunctionPickler`)."""
+    try:
+        return pickle.dumps(value, protocol=PROTOCOL)
+    except Exception:
+        pass
+    buffer = io.BytesIO()
+    _FunctionPickler(buffer, protocol=PROTOCOL).dump(value)
+    return buffer.getvalue()
 
 
 def loads(data):
     return pickle.loads(data)
+
+
+class _FunctionPickler(pickle.Pickler):
+    """Pickles a function that is not reachable by its module and qualified name as: the path
+    from its module to its code object (through module-level functions and classes, nested
+    code constants, `__wrapped__` and closures), its defaults and attributes, and its closure.
+    The closure's cells are shared by all functions pickled together, as they were; their
+    contents are saved after the function, so a function may capture itself."""
+
+    def reducer_override(self, obj):
+        if type(obj) is types.FunctionType and not _by_reference(obj):
+            path = _code_path(obj)
+            if path is None:
+                return NotImplemented  # pickle's own error names the function
+            closure = obj.__closure__ or ()
+            return (
+                _make_function,
+                (obj.__module__, path, obj.__name__, obj.__qualname__, obj.__defaults__,
+                 obj.__kwdefaults__, tuple(closure), dict(obj.__dict__)),
+                tuple(_cell_state(cell) for cell in closure),
+                None,
+                None,
+                _fill_closure,
+            )
+        if type(obj) is types.CellType:
+            return (_new_cell, ())
+        return NotImplemented
+
+
+def _by_reference(function):
+    module = sys.modules.get(function.__module__)
+    target = module
+    for part in function.__qualname__.split("."):
+        target = getattr(target, part, None)
+    return target is function
+
+
+def _cell_state(cell):
+    try:
+        return (cell.cell_contents,)
+    except ValueError:  # a variable not assigned yet
+        return ()
+
+
+def _new_cell():
+    return types.CellType()
+
+
+def _fill_closure(function, state):
+    for cell, contents in zip(function.__closure__ or (), state):
+        if contents:
+            cell.cell_contents = contents[0]
+
+
+def _make_function(module_name, path, name, qualname, defaults, kwdefaults, closure, attributes):
+    module = importlib.import_module(module_name)
+    function = types.FunctionType(_follow(module, path), module.__dict__, name, defaults, closure or None)
+    function.__qualname__ = qualname
+    function.__kwdefaults__ = kwdefaults
+    function.__dict__.update(attributes)
+    return function
+
+
+_code_paths = {}
+
+
+def _code_path(function):
+    """Steps from the function's module to its code object, or None."""
+    code = function.__code__
+    if code in _code_paths:
+        return _code_paths[code]
+    module = sys.modules.get(function.__module__)
+    if module is None:
+        return None
+    seen = set()
+
+    def search(value, path):
+        if id(value) in seen:
+            return None
+        seen.add(id(value))
+        if isinstance(value, (staticmethod, classmethod)):
+            return search(value.__func__, path + (("func",),))
+        if isinstance(value, type):
+            if value.__module__ != module.__name__:
+                return None
+            for key, member in list(vars(value).items()):
+                found = search(member, path + (("attr", key),))
+                if found:
+                    return found
+            return None
+        if isinstance(value, types.FunctionType):
+            found = search(value.__code__, path + (("code",),))
+            if found:
+                return found
+            wrapped = value.__dict__.get("__wrapped__")
+            if wrapped is not None:
+                found = search(wrapped, path + (("attr", "__wrapped__"),))
+                if found:
+                    return found
+            for index, cell in enumerate(value.__closure__ or ()):
+                contents = _cell_state(cell)
+                if contents and isinstance(contents[0], types.FunctionType):
+                    found = search(contents[0], path + (("cell", index),))
+                    if found:
+                        return found
+            return None
+        if isinstance(value, types.CodeType):
+            if value is code:
+                return path
+            for index, const in enumerate(value.co_consts):
+                if isinstance(const, types.CodeType):
+                    found = search(const, path + (("const", index),))
+                    if found:
+                        return found
+        return None
+
+    found = None
+    for key, value in list(vars(module).items()):
+        if isinstance(value, (types.FunctionType, type)):
+            found = search(value, (("attr", key),))
+            if found:
+                break
+    _code_paths[code] = found
+    return found
+
+
+def _follow(target, path):
+    for step in path:
+        if step[0] == "attr":
+            target = getattr(target, step[1]) if not isinstance(target, type) else vars(target)[step[1]]
+        elif step[0] == "func":
+            target = target.__func__
+        elif step[0] == "code":
+            target = target.__code__
+        elif step[0] == "const":
+            target = target.co_consts[step[1]]
+        elif step[0] == "cell":
+            target = target.__closure__[step[1]].cell_contents
+    return target
 
 
 def dumps_error(error):

@@ -1,10 +1,10 @@
 //! Escape: a function that can pause, passed as a value into code kappac does not compile
-//! (K040), or given to `spawn` when it cannot be pickled by reference (K036).
+//! (K040).
 
 use rustc_hash::FxHashSet;
 
 use super::calls::{Sink, Value, VarKey};
-use super::scopes::{FunctionId, FunctionNode, ScopeId};
+use super::scopes::FunctionId;
 use super::{short, Context};
 use crate::codes::Code;
 use crate::diagnostics::{Diagnostic, Label};
@@ -59,31 +59,5 @@ pub(super) fn check(ctx: &Context, out: &mut Vec<Diagnostic>) -> FxHashSet<Funct
         }
     }
 
-    for site in &analysis.calls.sites {
-        let Some(spawned) = site.spawned else {
-            continue;
-        };
-        let function = analysis.scopes.function(spawned.function);
-        let is_lambda = matches!(function.node, FunctionNode::Lambda(_));
-        let nested = function.parent != ScopeId::Module || function.in_local_class;
-        if !(is_lambda || nested) || !reported.insert(spawned.function) {
-            continue;
-        }
-        let what = if is_lambda {
-            "a lambda".to_owned()
-        } else {
-            format!("`{}`, a nested function,", function.qualname)
-        };
-        let mut diagnostic = Diagnostic::new(
-            Code::SpawnOfNestedFunction,
-            format!("{what} is spawned as a task, but a task's function must be defined at module level"),
-            Label::new(spawned.range, "spawned here"),
-        )
-        .with_help("define the function at module level and pass what it uses as arguments");
-        if !is_lambda {
-            diagnostic = diagnostic.with_secondary(function.name_range, "defined here");
-        }
-        out.push(diagnostic);
-    }
     reported
 }

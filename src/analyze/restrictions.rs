@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use ruff_text_size::TextSize;
+use ruff_text_size::{Ranged, TextSize};
 use rustc_hash::FxHashSet;
 
 use super::calls::{Callee, ConstructKind};
@@ -115,23 +115,35 @@ fn functions(ctx: &Context, already_reported: &FxHashSet<FunctionId>, out: &mut 
             );
         }
 
-        let nested = function.parent != ScopeId::Module
-            || function.in_local_class
-            || matches!(function.node, FunctionNode::Lambda(_));
-        if nested && !already_reported.contains(&id) {
-            let what = if matches!(function.node, FunctionNode::Lambda(_)) {
-                "a lambda".to_owned()
+        // Nested functions that pause are compiled (their continuations go to module level);
+        // two shapes are not: a lambda that does more after its pausing call (it has no
+        // statements to split), and a method of a class defined inside a function (its
+        // continuations would belong to a class that does not exist at module level).
+        let in_local_class = function.class.is_some() && function.in_local_class;
+        let lambda_with_rest = match function.node {
+            FunctionNode::Lambda(lambda) => analysis
+                .pause_points_of(id)
+                .any(|index| analysis.site(index).range != lambda.body.range()),
+            FunctionNode::Def(_) => false,
+        };
+        if (lambda_with_rest || in_local_class) && !already_reported.contains(&id) {
+            let (message, label, help) = if lambda_with_rest {
+                (
+                    "a lambda can pause, and does more after its pausing call".to_owned(),
+                    "this lambda",
+                    "write it as a nested `def` (a lambda whose whole body is the pausing call, like `lambda f: f.wait()`, is accepted)",
+                )
             } else {
-                format!("nested function `{}`", function.qualname)
+                (
+                    format!("method `{}` of a class defined inside a function can pause", function.qualname),
+                    "defined in a class inside a function",
+                    "define the class at module level",
+                )
             };
             out.push(
-                Diagnostic::new(
-                    Code::PausingNestedFunction,
-                    format!("{what} can pause; pausing is supported only in module-level functions and methods for now"),
-                    Label::new(function.name_range, "defined inside another function"),
-                )
-                .with_secondary(pause_site.range, pause_label.clone())
-                .with_help("move it to module level and pass the variables it uses as arguments"),
+                Diagnostic::new(Code::PausingNestedFunction, message, Label::new(function.name_range, label))
+                    .with_secondary(pause_site.range, pause_label.clone())
+                    .with_help(help),
             );
         }
 

@@ -17,23 +17,98 @@ pub struct Output<'s> {
     /// Offsets in the source where a multi-line string token covers a line start.
     string_line_starts: Vec<TextSize>,
     pub unit: String,
+    /// Prefixed to generated indentation: the column of the nested function being emitted.
+    base: String,
     pub text: String,
     pub line_map: Vec<u32>,
+    /// Pausing functions that copied text may contain (nested functions, functions defined in
+    /// a block), sorted by position: wherever a copy reaches one, it is emitted transformed.
+    inner: &'s [InnerFunction<'s>],
+    inner_emitted: Vec<bool>,
+    /// The inner functions being emitted (their own header is copied, not spliced).
+    inner_active: Vec<usize>,
+    /// Inner functions emitted in their normal shape whose continuations are still to come
+    /// (at module level, after the current top-level statement).
+    pub pending: Vec<usize>,
+}
+
+/// A pausing function that is not at the top level of the module or of a top-level class: its
+/// normal shape is emitted where its definition is, its continuations at module level.
+pub struct InnerFunction<'a> {
+    pub plan: FunctionPlan<'a>,
+    pub body: Vec<Node<'a>>,
+    pub liveness: Liveness,
+    /// From the start of its first line (decorators included) to the end of its last.
+    pub lines: TextRange,
 }
 
 impl<'s> Output<'s> {
-    pub fn new(file: &'s SourceFile, string_line_starts: Vec<TextSize>, unit: String) -> Self {
+    pub fn new(
+        file: &'s SourceFile,
+        string_line_starts: Vec<TextSize>,
+        unit: String,
+        inner: &'s [InnerFunction<'s>],
+    ) -> Self {
         Output {
             file,
             string_line_starts,
             unit,
+            base: String::new(),
             text: String::new(),
             line_map: Vec::new(),
+            inner,
+            inner_emitted: vec![false; inner.len()],
+            inner_active: Vec::new(),
+            pending: Vec::new(),
         }
     }
 
     pub fn indent(&self, depth: usize) -> String {
-        self.unit.repeat(depth)
+        let mut indent = self.base.clone();
+        indent.push_str(&self.unit.repeat(depth));
+        indent
+    }
+
+    /// Whether `range` contains an inner function.
+    pub fn contains_inner(&self, range: TextRange) -> bool {
+        self.inner
+            .iter()
+            .any(|f| f.lines.start() >= range.start() && f.lines.start() < range.end())
+    }
+
+    /// The inner function whose first line starts at `offset`.
+    fn inner_at(&self, offset: TextSize) -> Option<usize> {
+        self.inner
+            .binary_search_by_key(&offset, |f| f.lines.start())
+            .ok()
+            .filter(|index| !self.inner_active.contains(index))
+    }
+
+    /// Emits an inner function in its normal shape, its `def` line indented by `indent`.
+    fn inner_function(&mut self, index: usize, indent: String) {
+        let inner = self.inner;
+        let function = &inner[index];
+        let saved = std::mem::replace(&mut self.base, indent);
+        self.inner_active.push(index);
+        FunctionEmitter::new(self, &function.plan, &function.liveness).emit_normal(&function.body, 0);
+        self.inner_active.pop();
+        self.base = saved;
+        if !self.inner_emitted[index] {
+            self.inner_emitted[index] = true;
+            self.pending.push(index);
+        }
+    }
+
+    /// Emits the continuations of an inner function, at module level; returns its resume points.
+    pub fn inner_continuations(&mut self, index: usize) -> Vec<ResumePoint> {
+        let inner = self.inner;
+        let function = &inner[index];
+        let saved = std::mem::take(&mut self.base);
+        let mut emitter = FunctionEmitter::new(self, &function.plan, &function.liveness);
+        emitter.emit_continuations(&function.body, 0);
+        let points = std::mem::take(&mut emitter.resume_points);
+        self.base = saved;
+        points
     }
 
     fn origin_line(&self, offset: TextSize) -> u32 {
@@ -54,8 +129,36 @@ impl<'s> Output<'s> {
         }
     }
 
-    /// Copies source text exactly (between statements, and statements that do not move).
+    /// Copies source text exactly (between statements, and statements that do not move),
+    /// except inner functions, which are emitted transformed.
     pub fn raw(&mut self, range: TextRange) {
+        let mut at = range.start();
+        let first = self
+            .inner
+            .partition_point(|f| f.lines.start() < range.start());
+        for index in first..self.inner.len() {
+            let lines = self.inner[index].lines;
+            if lines.start() >= range.end() {
+                break;
+            }
+            if lines.start() < at || self.inner_active.contains(&index) {
+                continue; // inside an inner function already emitted
+            }
+            self.raw_text(TextRange::new(at, lines.start()));
+            let indent_end = lines.start() + indent_width(&self.file.text[usize::from(lines.start())..]);
+            let indent = self.file.text[TextRange::new(lines.start(), indent_end)].to_owned();
+            self.inner_function(index, indent);
+            at = lines.end();
+        }
+        if at < range.end() {
+            self.raw_text(TextRange::new(at, range.end()));
+        }
+    }
+
+    fn raw_text(&mut self, range: TextRange) {
+        if range.is_empty() {
+            return;
+        }
         let text = &self.file.text[range];
         if text.is_empty() {
             return;
@@ -90,7 +193,8 @@ impl<'s> Output<'s> {
         depth: usize,
         replacements: &[(TextRange, String)],
     ) {
-        let source = &self.file.text;
+        let file = self.file;
+        let source = &file.text;
         let start = usize::from(range.start());
         let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
         let prefix = &source[line_start..start];
@@ -118,6 +222,33 @@ impl<'s> Output<'s> {
             }
             line.push_str(&source[cursor..line_end]);
             let offset = TextSize::try_from(at).unwrap_or_default();
+            let line_key = if first {
+                TextSize::try_from(line_start).unwrap_or_default()
+            } else {
+                offset
+            };
+            if let Some(index) = (first || !self.in_string(offset))
+                .then(|| self.inner_at(line_key))
+                .flatten()
+            {
+                // An inner function: transformed, at the indentation its line would get.
+                let own = &line[..usize::from(indent_width(&line))];
+                let indent = match &original_indent {
+                    _ if first => new_indent.clone(),
+                    Some(indent) if own.starts_with(indent.as_str()) => {
+                        format!("{new_indent}{}", &own[indent.len()..])
+                    }
+                    _ => own.to_owned(),
+                };
+                self.inner_function(index, indent);
+                let after = usize::from(self.inner[index].lines.end());
+                if after >= end {
+                    break;
+                }
+                at = after;
+                first = false;
+                continue;
+            }
             if first {
                 self.text.push_str(&new_indent);
                 self.text.push_str(&line);
@@ -255,6 +386,17 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
 
     /// Emits the function in its normal shape, then its continuations, at `depth`.
     pub fn emit(&mut self, body: &[Node<'_>], depth: usize) {
+        self.emit_normal(body, depth);
+        self.emit_continuations(body, depth);
+    }
+
+    /// The continuation functions, at `depth`.
+    pub fn emit_continuations(&mut self, body: &[Node<'_>], depth: usize) {
+        self.continuations(body, depth, BlockEnd::FunctionBody, None);
+    }
+
+    /// The function in its normal shape (a wrapper at each pause point), at `depth`.
+    pub fn emit_normal(&mut self, body: &[Node<'_>], depth: usize) {
         let def = self.names.plan.def;
         let header_end = def
             .body
@@ -267,7 +409,6 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
             in_init_continuation: false,
         };
         self.block(body, depth + 1, normal);
-        self.continuations(body, depth, BlockEnd::FunctionBody, None);
     }
 
     fn origin(&self, range: TextRange) -> TextSize {
@@ -1019,6 +1160,12 @@ fn tuple_literal(names: &Live) -> String {
 }
 
 /// The header of a def, from its first decorator to the end of the line of its colon.
+/// The length of the indentation at the start of `line`.
+fn indent_width(line: &str) -> TextSize {
+    let width = line.len() - line.trim_start_matches([' ', '\t']).len();
+    TextSize::try_from(width).unwrap_or_default()
+}
+
 pub fn trim_header(source: &str, start: TextSize, body_start: TextSize) -> TextRange {
     let text = &source[usize::from(start)..usize::from(body_start)];
     let trimmed = text.trim_end();

@@ -17,12 +17,12 @@ use ruff_python_parser::Parsed;
 use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::FxHashSet;
 
-use crate::analyze::scopes::{FunctionId, FunctionNode, ScopeId};
+use crate::analyze::scopes::{FunctionId, FunctionNode, Resolved, ScopeId};
 use crate::analyze::Analysis;
 use crate::codes::Code;
 use crate::diagnostics::{Diagnostic, Label};
 use crate::source::SourceFile;
-use emit::{FunctionEmitter, FunctionPlan, Output, ResumePoint};
+use emit::{FunctionEmitter, FunctionPlan, InnerFunction, Output, ResumePoint};
 use liveness::Live;
 use lower::Lowerer;
 
@@ -51,21 +51,55 @@ pub fn transform(
     } else {
         unit
     };
-    let mut out = Output::new(file, string_line_starts(parsed, &file.text), unit);
+    let mut errors = Vec::new();
+    let mut next_resume_point = 1;
+    let inner: Vec<InnerFunction<'_>> = inner_functions(parsed.syntax(), analysis)
+        .into_iter()
+        .map(|id| {
+            let lowered = lower_function(
+                file,
+                analysis,
+                id,
+                &pause_calls,
+                &pause_starts,
+                &mut next_resume_point,
+            );
+            errors.extend(lowered.errors);
+            let function = analysis.scopes.function(id);
+            let def = lowered.def;
+            InnerFunction {
+                plan: FunctionPlan {
+                    name: inner_name(file, function, def),
+                    owner_prefix: String::new(),
+                    receiver: None,
+                    is_init: false,
+                    def,
+                },
+                body: lowered.body,
+                liveness: lowered.liveness,
+                lines: TextRange::new(
+                    line_start(&file.text, def.range.start()),
+                    line_end(&file.text, def.range.end()),
+                ),
+            }
+        })
+        .collect();
+    let mut out = Output::new(file, string_line_starts(parsed, &file.text), unit, &inner);
     let mut module = ModuleEmitter {
         file,
         analysis,
         pause_calls: &pause_calls,
         pause_starts: &pause_starts,
-        next_resume_point: 1,
+        next_resume_point,
         resume_points: Vec::new(),
-        errors: Vec::new(),
+        errors,
         imported: false,
     };
     let body = &parsed.syntax().body;
     let mut at = TextSize::default();
     for stmt in body {
         module.top_level(stmt, &mut at, &mut out);
+        module.inner_continuations(&inner, &mut at, &mut out);
     }
     out.raw(TextRange::new(
         at,
@@ -125,14 +159,39 @@ impl<'a> ModuleEmitter<'_, 'a> {
     }
 
     fn line_start(&self, offset: TextSize) -> TextSize {
-        let text = &self.file.text[..usize::from(offset)];
-        TextSize::try_from(text.rfind('\n').map_or(0, |i| i + 1)).unwrap_or_default()
+        line_start(&self.file.text, offset)
     }
 
     fn line_end(&self, offset: TextSize) -> TextSize {
-        let text = &self.file.text[usize::from(offset)..];
-        offset
-            + TextSize::try_from(text.find('\n').map_or(text.len(), |i| i + 1)).unwrap_or_default()
+        line_end(&self.file.text, offset)
+    }
+
+    /// After a top-level statement: the continuations of the inner functions it contained
+    /// (and of those their continuations contain), at module level.
+    fn inner_continuations(
+        &mut self,
+        inner: &[InnerFunction<'_>],
+        at: &mut TextSize,
+        out: &mut Output<'_>,
+    ) {
+        if out.pending.is_empty() {
+            return;
+        }
+        let end = self.line_end(*at);
+        out.raw(TextRange::new(*at, end));
+        out.finish_line(end);
+        *at = end;
+        while !out.pending.is_empty() {
+            let index = out.pending.remove(0);
+            let mut points = out.inner_continuations(index);
+            let def = inner[index].plan.def;
+            if let Some(id) = self.analysis.scopes.function_at(def.range.start()) {
+                for point in &mut points {
+                    point.function = self.analysis.scopes.function(id).qualname.clone();
+                }
+            }
+            self.resume_points.extend(points);
+        }
     }
 
     fn runtime_import(&mut self, out: &mut Output<'_>, origin: TextSize) {
@@ -184,6 +243,11 @@ impl<'a> ModuleEmitter<'_, 'a> {
                 return;
             }
         }
+        if out.contains_inner(stmt.range()) {
+            out.raw(TextRange::new(*at, start));
+            self.runtime_import(out, stmt.range().start());
+            *at = start;
+        }
         out.raw(TextRange::new(*at, stmt.range().end()));
         *at = stmt.range().end();
     }
@@ -203,25 +267,15 @@ impl<'a> ModuleEmitter<'_, 'a> {
         if !matches!(function.node, FunctionNode::Def(_)) || function.parent != ScopeId::Module {
             return;
         }
-        let mut lowerer = Lowerer::new(
+        let lowered = lower_function(
             self.file,
+            self.analysis,
+            id,
             self.pause_calls,
             self.pause_starts,
-            self.next_resume_point,
+            &mut self.next_resume_point,
         );
-        lowerer.globals = function
-            .global_decls
-            .keys()
-            .map(|k| (*k).to_owned())
-            .collect();
-        let body = lowerer.lower_block(&def.body);
-        self.next_resume_point = lowerer.next_resume_point;
-        for unsupported in std::mem::take(&mut lowerer.unsupported) {
-            self.errors.push(unsupported_diagnostic(unsupported));
-        }
-        let mut locals: FxHashSet<String> =
-            function.locals.keys().map(|k| (*k).to_owned()).collect();
-        locals.extend(function.params.all().map(str::to_owned));
+        self.errors.extend(lowered.errors);
         let plan = FunctionPlan {
             name: function.name.to_owned(),
             owner_prefix,
@@ -229,7 +283,7 @@ impl<'a> ModuleEmitter<'_, 'a> {
             is_init: function.class.is_some() && function.name == "__init__",
             def,
         };
-        let liveness = liveness::compute(&body, &locals, &Live::new());
+        let (body, liveness) = (lowered.body, lowered.liveness);
         let mut emitter = FunctionEmitter::new(out, &plan, &liveness);
         emitter.emit(&body, depth);
         let mut points = emitter.resume_points;
@@ -245,6 +299,140 @@ impl<'a> ModuleEmitter<'_, 'a> {
         }
         self.resume_points.extend(points);
     }
+}
+
+/// A pausing function lowered to the IR, with its liveness.
+struct Lowered<'a> {
+    def: &'a StmtFunctionDef,
+    body: Vec<ir::Node<'a>>,
+    liveness: liveness::Liveness,
+    errors: Vec<Diagnostic>,
+}
+
+fn lower_function<'a>(
+    file: &SourceFile,
+    analysis: &Analysis<'a>,
+    id: FunctionId,
+    pause_calls: &FxHashSet<(TextSize, TextSize)>,
+    pause_starts: &[TextSize],
+    next_resume_point: &mut u32,
+) -> Lowered<'a> {
+    let function = analysis.scopes.function(id);
+    let FunctionNode::Def(def) = function.node else {
+        unreachable!("only `def` functions are lowered")
+    };
+    let mut lowerer = Lowerer::new(file, pause_calls, pause_starts, *next_resume_point);
+    lowerer.globals = function
+        .global_decls
+        .keys()
+        .map(|k| (*k).to_owned())
+        .collect();
+    let body = lowerer.lower_block(&def.body);
+    *next_resume_point = lowerer.next_resume_point;
+    let errors = std::mem::take(&mut lowerer.unsupported)
+        .into_iter()
+        .map(unsupported_diagnostic)
+        .collect();
+    // The variables a continuation must get back: the function's own, and those it uses from
+    // enclosing functions (saved by value; a nested function does not write them, K023).
+    let mut locals: FxHashSet<String> = function.locals.keys().map(|k| (*k).to_owned()).collect();
+    locals.extend(function.params.all().map(str::to_owned));
+    locals.extend(free_variables(analysis, id, def));
+    let liveness = liveness::compute(&body, &locals, &Live::new());
+    Lowered {
+        def,
+        body,
+        liveness,
+        errors,
+    }
+}
+
+/// Names a function reads from enclosing functions (at any depth of its body).
+fn free_variables(analysis: &Analysis<'_>, id: FunctionId, def: &StmtFunctionDef) -> Vec<String> {
+    use ruff_python_ast::visitor::{self, Visitor};
+    struct Loads(Vec<String>);
+    impl<'v> Visitor<'v> for Loads {
+        fn visit_expr(&mut self, expr: &'v ruff_python_ast::Expr) {
+            if let ruff_python_ast::Expr::Name(name) = expr {
+                self.0.push(name.id.to_string());
+            }
+            visitor::walk_expr(self, expr);
+        }
+    }
+    if analysis.scopes.function(id).parent == ScopeId::Module {
+        return Vec::new();
+    }
+    let mut loads = Loads(Vec::new());
+    visitor::walk_body(&mut loads, &def.body);
+    loads
+        .0
+        .into_iter()
+        .filter(|name| {
+            matches!(
+                analysis.scopes.resolve(ScopeId::Function(id), name),
+                Resolved::Bound(ScopeId::Function(owner), _) if owner != id
+            )
+        })
+        .collect()
+}
+
+/// Pausing functions the module emitter does not reach at the top level: functions nested in
+/// functions, and functions defined in a block (`if`, `try`, ...) of the module. Methods are
+/// not among them (their continuations live in their class). Sorted by position.
+fn inner_functions(module: &ModModule, analysis: &Analysis<'_>) -> Vec<FunctionId> {
+    let top: FxHashSet<TextSize> = top_level_defs(module).collect();
+    let mut inner: Vec<FunctionId> = analysis
+        .scopes
+        .function_ids()
+        .filter(|id| {
+            let function = analysis.scopes.function(*id);
+            matches!(function.node, FunctionNode::Def(def) if !top.contains(&def.range.start()))
+                && function.class.is_none()
+                && analysis.can_pause.function_can_pause(*id)
+        })
+        .collect();
+    inner.sort_by_key(|id| analysis.scopes.function(*id).name_range.start());
+    inner
+}
+
+/// The start of every `def` the module emitter transforms in place: at the top level of the
+/// module or of a top-level class.
+fn top_level_defs(module: &ModModule) -> impl Iterator<Item = TextSize> + '_ {
+    module.body.iter().flat_map(|stmt| {
+        let members: Vec<&Stmt> = match stmt {
+            Stmt::ClassDef(class_def) => class_def.body.iter().collect(),
+            other => vec![other],
+        };
+        members.into_iter().filter_map(|member| match member {
+            Stmt::FunctionDef(def) => Some(def.range.start()),
+            _ => None,
+        })
+    })
+}
+
+/// The base name of an inner function's continuations: its qualified name and line, unique in
+/// the module (`handler.<locals>.work` on line 12 is `handler_work_12`).
+fn inner_name(
+    file: &SourceFile,
+    function: &crate::analyze::scopes::Function<'_>,
+    def: &StmtFunctionDef,
+) -> String {
+    let path: Vec<&str> = function
+        .qualname
+        .split('.')
+        .filter(|part| *part != "<locals>")
+        .collect();
+    format!("{}_{}", path.join("_"), file.line_of(def.range.start()))
+}
+
+fn line_start(text: &str, offset: TextSize) -> TextSize {
+    let before = &text[..usize::from(offset)];
+    TextSize::try_from(before.rfind('\n').map_or(0, |i| i + 1)).unwrap_or_default()
+}
+
+fn line_end(text: &str, offset: TextSize) -> TextSize {
+    let after = &text[usize::from(offset)..];
+    offset + TextSize::try_from(after.find('\n').map_or(after.len(), |i| i + 1)).unwrap_or_default()
 }
 
 /// Pause points in positions the transform cannot compile yet (K037), found by lowering every
