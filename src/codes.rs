@@ -69,6 +69,7 @@ codes! {
     PauseInFinally = "K038", "pause-in-finally", Error, "a pause point inside a `finally` block (not yet supported)";
     UnpicklableContextManager = "K039", "unpicklable-context-manager", Warning, "a `with` block pauses while holding a resource that cannot be saved in a checkpoint";
     PausingFunctionEscapes = "K040", "pausing-function-escapes", Error, "a function that can pause is passed to code kappac cannot transform";
+    CapturedVariableReassigned = "K041", "captured-variable-reassigned", Error, "a function that can pause has a variable captured by a nested function or lambda and changed after its creation";
     CoordinatorCallOutsideHandler = "K050", "coordinator-call-outside-handler", Warning, "a helper module calls the coordinator, but only handler.py is compiled";
 }
 

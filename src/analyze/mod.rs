@@ -4,6 +4,7 @@
 
 pub mod calls;
 pub mod can_pause;
+mod closures;
 mod escape;
 mod handler;
 mod restrictions;
@@ -72,6 +73,7 @@ impl<'a> Analysis<'a> {
         handler::check(&ctx, &mut out);
         let escaped = escape::check(&ctx, &mut out);
         restrictions::check(&ctx, &escaped, &mut out);
+        closures::check(&ctx, &mut out);
         out
     }
 

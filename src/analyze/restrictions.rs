@@ -135,15 +135,22 @@ fn functions(ctx: &Context, already_reported: &FxHashSet<FunctionId>, out: &mut 
                 )
             } else {
                 (
-                    format!("method `{}` of a class defined inside a function can pause", function.qualname),
+                    format!(
+                        "method `{}` of a class defined inside a function can pause",
+                        function.qualname
+                    ),
                     "defined in a class inside a function",
                     "define the class at module level",
                 )
             };
             out.push(
-                Diagnostic::new(Code::PausingNestedFunction, message, Label::new(function.name_range, label))
-                    .with_secondary(pause_site.range, pause_label.clone())
-                    .with_help(help),
+                Diagnostic::new(
+                    Code::PausingNestedFunction,
+                    message,
+                    Label::new(function.name_range, label),
+                )
+                .with_secondary(pause_site.range, pause_label.clone())
+                .with_help(help),
             );
         }
 

@@ -90,7 +90,8 @@ impl<'s> Output<'s> {
         let function = &inner[index];
         let saved = std::mem::replace(&mut self.base, indent);
         self.inner_active.push(index);
-        FunctionEmitter::new(self, &function.plan, &function.liveness).emit_normal(&function.body, 0);
+        FunctionEmitter::new(self, &function.plan, &function.liveness)
+            .emit_normal(&function.body, 0);
         self.inner_active.pop();
         self.base = saved;
         if !self.inner_emitted[index] {
@@ -145,7 +146,8 @@ impl<'s> Output<'s> {
                 continue; // inside an inner function already emitted
             }
             self.raw_text(TextRange::new(at, lines.start()));
-            let indent_end = lines.start() + indent_width(&self.file.text[usize::from(lines.start())..]);
+            let indent_end =
+                lines.start() + indent_width(&self.file.text[usize::from(lines.start())..]);
             let indent = self.file.text[TextRange::new(lines.start(), indent_end)].to_owned();
             self.inner_function(index, indent);
             at = lines.end();

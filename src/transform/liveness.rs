@@ -286,19 +286,31 @@ pub fn pause_ids(nodes: &[Node<'_>], out: &mut Vec<NodeId>) {
 
 /// Names read and bound by a statement, and whether it holds a `break`/`continue` that leaves
 /// it (one not inside a loop of its own).
+///
+/// Names bound inside nested scopes (function bodies, lambdas, comprehensions, class bodies)
+/// are not the function's own: they count as reads only, which keeps liveness conservative.
 #[derive(Default)]
 struct Names {
     loads: Vec<String>,
     stores: Vec<String>,
     loop_depth: u32,
     jumps_out: bool,
+    nested_scopes: u32,
+}
+
+impl Names {
+    fn store(&mut self, name: String) {
+        if self.nested_scopes == 0 {
+            self.stores.push(name);
+        }
+    }
 }
 
 impl<'a> Visitor<'a> for Names {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
         match stmt {
             Stmt::FunctionDef(def) => {
-                self.stores.push(def.name.id.to_string());
+                self.store(def.name.id.to_string());
                 for decorator in &def.decorator_list {
                     self.visit_expr(&decorator.expression);
                 }
@@ -310,14 +322,18 @@ impl<'a> Visitor<'a> for Names {
                 // Free variables of the body are read when it runs: count every name it reads.
                 let saved = self.loop_depth;
                 self.loop_depth = u32::MAX / 2;
+                self.nested_scopes += 1;
                 visitor::walk_body(self, &def.body);
+                self.nested_scopes -= 1;
                 self.loop_depth = saved;
             }
             Stmt::ClassDef(class_def) => {
-                self.stores.push(class_def.name.id.to_string());
+                self.store(class_def.name.id.to_string());
                 let saved = self.loop_depth;
                 self.loop_depth = u32::MAX / 2;
+                self.nested_scopes += 1;
                 visitor::walk_stmt(self, stmt);
+                self.nested_scopes -= 1;
                 self.loop_depth = saved;
             }
             Stmt::For(_) | Stmt::While(_) => {
@@ -342,13 +358,13 @@ impl<'a> Visitor<'a> for Names {
                         || alias.name.id.split('.').next().unwrap_or("").to_owned(),
                         |a| a.id.to_string(),
                     );
-                    self.stores.push(bound);
+                    self.store(bound);
                 }
             }
             Stmt::ImportFrom(import) => {
                 for alias in &import.names {
                     let bound = alias.asname.as_ref().unwrap_or(&alias.name);
-                    self.stores.push(bound.id.to_string());
+                    self.store(bound.id.to_string());
                 }
             }
             _ => visitor::walk_stmt(self, stmt),
@@ -359,17 +375,27 @@ impl<'a> Visitor<'a> for Names {
         if let Expr::Name(name) = expr {
             match name.ctx {
                 ExprContext::Load => self.loads.push(name.id.to_string()),
-                ExprContext::Store | ExprContext::Del => self.stores.push(name.id.to_string()),
+                ExprContext::Store | ExprContext::Del => self.store(name.id.to_string()),
                 ExprContext::Invalid => {}
             }
         }
+        let nested = matches!(
+            expr,
+            Expr::Lambda(_)
+                | Expr::ListComp(_)
+                | Expr::SetComp(_)
+                | Expr::DictComp(_)
+                | Expr::Generator(_)
+        );
+        self.nested_scopes += u32::from(nested);
         visitor::walk_expr(self, expr);
+        self.nested_scopes -= u32::from(nested);
     }
 
     fn visit_except_handler(&mut self, handler: &'a ruff_python_ast::ExceptHandler) {
         let ruff_python_ast::ExceptHandler::ExceptHandler(h) = handler;
         if let Some(name) = &h.name {
-            self.stores.push(name.id.to_string());
+            self.store(name.id.to_string());
         }
         visitor::walk_except_handler(self, handler);
     }
