@@ -377,12 +377,16 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                     self.body(&h.body);
                 }
                 self.body(&try_stmt.orelse);
-                if let Some(first) = try_stmt.finalbody.first() {
-                    // Labelled at the block's first statement (the `finally` keyword has no
-                    // node of its own).
-                    self.with_construct(ConstructKind::Finally, first.range(), |w| {
-                        w.body(&try_stmt.finalbody)
-                    });
+                match try_stmt.finalbody.first() {
+                    // A `finally` that pauses is compiled unless the `try` is left by a jump
+                    // (the `finally` would have to remember it across the pause). Labelled at
+                    // the block's first statement (the `finally` keyword has no node).
+                    Some(first) if leaves_early(&try_stmt.body, &try_stmt.handlers, &try_stmt.orelse) => {
+                        self.with_construct(ConstructKind::Finally, first.range(), |w| {
+                            w.body(&try_stmt.finalbody)
+                        });
+                    }
+                    _ => self.body(&try_stmt.finalbody),
                 }
             }
             Stmt::Match(match_stmt) => {
@@ -1092,4 +1096,42 @@ fn collect_target_names<'a>(target: &'a Expr, out: &mut Vec<&'a str>) {
         Expr::Starred(s) => collect_target_names(&s.value, out),
         _ => {}
     }
+}
+
+/// Whether the body, handlers or `else` of a `try` statement leave it by a jump: a `return`, or
+/// a `break` or `continue` of a loop around the `try`.
+pub fn leaves_early(
+    body: &[Stmt],
+    handlers: &[ruff_python_ast::ExceptHandler],
+    orelse: &[Stmt],
+) -> bool {
+    use ruff_python_ast::visitor::{self, Visitor};
+    #[derive(Default)]
+    struct Finder {
+        loops: u32,
+        found: bool,
+    }
+    impl<'v> Visitor<'v> for Finder {
+        fn visit_stmt(&mut self, stmt: &'v Stmt) {
+            match stmt {
+                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+                Stmt::Return(_) => self.found = true,
+                Stmt::Break(_) | Stmt::Continue(_) if self.loops == 0 => self.found = true,
+                Stmt::For(_) | Stmt::While(_) => {
+                    self.loops += 1;
+                    visitor::walk_stmt(self, stmt);
+                    self.loops -= 1;
+                }
+                _ => visitor::walk_stmt(self, stmt),
+            }
+        }
+        fn visit_expr(&mut self, _expr: &'v ruff_python_ast::Expr) {}
+    }
+    let mut finder = Finder::default();
+    visitor::walk_body(&mut finder, body);
+    for handler in handlers {
+        finder.visit_except_handler(handler);
+    }
+    visitor::walk_body(&mut finder, orelse);
+    finder.found
 }

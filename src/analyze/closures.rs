@@ -68,7 +68,7 @@ fn captured_then_reassigned(
         }
         let later = stores.iter().find(|store| {
             store.name == *name
-                && (store.range.start() > nested.range.start()
+                && (store.range.start() >= nested.range.end()
                     || store.loops.iter().any(|l| l.contains_range(nested.range)))
         });
         let Some(store) = later else { continue };
@@ -77,7 +77,7 @@ fn captured_then_reassigned(
             FunctionNode::Lambda(_) => "a lambda".to_owned(),
             FunctionNode::Def(_) => format!("`{}`", nested_fn.name),
         };
-        let how = if store.range.start() > nested.range.start() {
+        let how = if store.range.start() >= nested.range.end() {
             "assigned again after it is created"
         } else {
             "assigned in a loop around it"

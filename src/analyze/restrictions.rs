@@ -234,9 +234,9 @@ fn constructs(ctx: &Context, out: &mut Vec<Diagnostic>) {
         let (code, message, label, help) = match kind {
             ConstructKind::Finally => (
                 Code::PauseInFinally,
-                "pause point inside a `finally` block (not supported yet)",
-                "this `finally` block would have to remember, across the pause, why it runs",
-                "make the pausing call in the `try` body (or after the `try` statement) and keep the `finally` block free of pauses",
+                "pause point inside the `finally` block of a `try` that is left by `return`, `break` or `continue`",
+                "this `finally` block would have to remember, across the pause, where to go after it",
+                "let the `try` end normally (assign the result to a variable and `return` it after the `try` statement), or keep the `finally` block free of pauses",
             ),
             ConstructKind::UnpicklableWith => (
                 Code::UnpicklableContextManager,

@@ -189,7 +189,7 @@ fn restrictions_apply_only_where_a_pause_can_happen() {
 #[test]
 fn one_diagnostic_per_construct() {
     let f = facts(&with_handler(
-        "import rt\ndef t(a, b):\n    try:\n        a.wait()\n    finally:\n        b.wait()\n        rt.checkpoint()\n",
+        "import rt\ndef t(a, b):\n    try:\n        return a.wait()\n    finally:\n        b.wait()\n        rt.checkpoint()\n",
     ));
     assert_eq!(f.codes, [Code::PauseInFinally]);
 }

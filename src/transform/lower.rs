@@ -1257,14 +1257,40 @@ impl<'s> Lowerer<'s> {
             return;
         }
         if try_stmt.finalbody.iter().any(|s| self.stmt_pauses(s)) {
-            // Reported by `check` as K038.
-            out.push(Node::Plain(stmt));
+            if crate::analyze::calls::leaves_early(
+                &try_stmt.body,
+                &try_stmt.handlers,
+                &try_stmt.orelse,
+            ) {
+                // Reported by `check` as K038.
+                out.push(Node::Plain(stmt));
+                return;
+            }
+            self.lower_pausing_finally(try_stmt, out);
             return;
         }
+        let node = self.try_node(
+            &try_stmt.body,
+            &try_stmt.handlers,
+            &try_stmt.orelse,
+            &try_stmt.finalbody,
+            origin,
+        );
+        out.push(node);
+    }
+
+    fn try_node<'a>(
+        &mut self,
+        body: &'a [Stmt],
+        except_handlers: &'a [ast::ExceptHandler],
+        orelse: &'a [Stmt],
+        finalbody: &'a [Stmt],
+        origin: TextRange,
+    ) -> Node<'a> {
         let id = self.id();
-        let body = self.lower_block(&try_stmt.body);
+        let body = self.lower_block(body);
         let mut handlers = Vec::new();
-        for (index, handler) in try_stmt.handlers.iter().enumerate() {
+        for (index, handler) in except_handlers.iter().enumerate() {
             let ast::ExceptHandler::ExceptHandler(h) = handler;
             let header = match &h.type_ {
                 Some(type_) => {
@@ -1288,16 +1314,77 @@ impl<'s> Lowerer<'s> {
                 origin: h.range,
             });
         }
-        let orelse = self.lower_block(&try_stmt.orelse);
-        let finalbody = self.lower_block(&try_stmt.finalbody);
-        out.push(Node::Try {
+        let orelse = self.lower_block(orelse);
+        let finalbody = self.lower_block(finalbody);
+        Node::Try {
             id,
             body,
             handlers,
             orelse,
             finalbody,
             origin,
+        }
+    }
+
+    /// A `try` whose `finally` block pauses (and whose other blocks end normally or raise):
+    /// the exception leaving the rest of the `try`, if any, is kept in a variable; then the
+    /// `finally` block runs as ordinary code, then the exception is raised again.
+    ///
+    /// ```python
+    /// _kappa_fe = None
+    /// try:
+    ///     <the try statement without its finally>
+    /// except BaseException as _kappa_fx:   # a pause unwinding is let through before this
+    ///     _kappa_fe = _kappa_fx
+    /// <finally block>
+    /// if _kappa_fe is not None: raise _kappa_fe
+    /// ```
+    fn lower_pausing_finally<'a>(&mut self, try_stmt: &'a ast::StmtTry, out: &mut Vec<Node<'a>>) {
+        let origin = try_stmt.range;
+        let id = self.id();
+        let (pending, caught) = (format!("_kappa_fe{id}"), format!("_kappa_fx{id}"));
+        let line = |text: String, uses: Vec<String>, defs: Vec<String>| Node::Line {
+            code: Code { text, uses, defs },
+            returns: false,
+            origin,
+        };
+        out.push(line(format!("{pending} = None"), vec![], vec![pending.clone()]));
+        let without_finally = if try_stmt.handlers.is_empty() {
+            self.lower_block(&try_stmt.body)
+        } else {
+            vec![self.try_node(
+                &try_stmt.body,
+                &try_stmt.handlers,
+                &try_stmt.orelse,
+                &[],
+                origin,
+            )]
+        };
+        let try_id = self.id();
+        out.push(Node::Try {
+            id: try_id,
+            body: without_finally,
+            handlers: vec![super::ir::Handler {
+                header: "except BaseException".to_owned(),
+                var: caught.clone(),
+                name: None,
+                body: vec![line(
+                    format!("{pending} = {caught}"),
+                    vec![caught.clone()],
+                    vec![pending.clone()],
+                )],
+                origin,
+            }],
+            orelse: Vec::new(),
+            finalbody: Vec::new(),
+            origin,
         });
+        out.extend(self.lower_block(&try_stmt.finalbody));
+        out.push(line(
+            format!("if {pending} is not None: raise {pending}"),
+            vec![pending.clone()],
+            vec![],
+        ));
     }
 
     fn lower_if<'a>(
