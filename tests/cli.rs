@@ -75,9 +75,9 @@ fn errors_exit_1_and_render_rustc_style() {
     let output = kappac(&["check", "tests/fixtures/diagnostics/K038.py"]);
     assert_eq!(output.status.code(), Some(1));
     let text = stdout(&output);
-    assert!(text.contains("error[K038]: pause point inside a `finally` block"));
+    assert!(text.contains("error[K038]: pause point inside the `finally` block of a `try`"));
     assert!(text.contains("┌─ tests/fixtures/diagnostics/K038.py:18:9"));
-    assert!(text.contains("= help: make the pausing call in the `try` body"));
+    assert!(text.contains("= help: let the `try` end normally"));
     assert!(text.contains("Found 1 error and 0 warnings in 1 file checked."));
 }
 

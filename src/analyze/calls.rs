@@ -252,6 +252,9 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                         self.expr(default);
                     }
                 }
+                if let Some(id) = self.scopes.function_at(def.range.start()) {
+                    self.decorator_flows(def, id);
+                }
                 if self.class_body_depth == 0 {
                     if let Some(id) = self.scopes.function_at(def.range.start()) {
                         let key = self.store_key(def.name.id.as_str());
@@ -381,7 +384,9 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                     // A `finally` that pauses is compiled unless the `try` is left by a jump
                     // (the `finally` would have to remember it across the pause). Labelled at
                     // the block's first statement (the `finally` keyword has no node).
-                    Some(first) if leaves_early(&try_stmt.body, &try_stmt.handlers, &try_stmt.orelse) => {
+                    Some(first)
+                        if leaves_early(&try_stmt.body, &try_stmt.handlers, &try_stmt.orelse) =>
+                    {
                         self.with_construct(ConstructKind::Finally, first.range(), |w| {
                             w.body(&try_stmt.finalbody)
                         });
@@ -813,6 +818,7 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                 }
             }
             Callee::MethodByName(name) => self.method_argument_flows(&call.arguments, name),
+            Callee::External if is_wrapper_helper(&call.func) => {}
             Callee::External => {
                 let callee_range = call.func.range();
                 for arg in call.arguments.args.iter() {
@@ -837,6 +843,52 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
             enclosing: self.constructs.clone(),
             spawned,
         });
+    }
+
+    /// A decorator defined in handler.py is called with the function it decorates: the
+    /// function flows into its first parameter (so a wrapper that calls that parameter can
+    /// pause). For a decorator factory, `@f(...)`, into the first parameter of the functions
+    /// defined directly in `f`.
+    fn decorator_flows(&mut self, def: &'a ruff_python_ast::StmtFunctionDef, id: FunctionId) {
+        for decorator in &def.decorator_list {
+            let Some(decorator_fn) = self.local_decorator(&decorator.expression) else {
+                continue;
+            };
+            let targets: Vec<FunctionId> = match &decorator.expression {
+                Expr::Call(_) => self
+                    .scopes
+                    .function_ids()
+                    .filter(|f| self.scopes.function(*f).parent == ScopeId::Function(decorator_fn))
+                    .collect(),
+                _ => vec![decorator_fn],
+            };
+            for target in targets {
+                if let Some(param) = self.scopes.function(target).params.for_position(0) {
+                    self.flow(
+                        vec![Source {
+                            value: Value::Function(id),
+                            range: def.name.range,
+                        }],
+                        Sink::Variable(VarKey::Local(ScopeId::Function(target), param)),
+                    );
+                }
+            }
+        }
+    }
+
+    /// The handler.py function a decorator expression calls: `@name` or `@name(...)`.
+    fn local_decorator(&self, expr: &'a Expr) -> Option<FunctionId> {
+        let callee = match expr {
+            Expr::Call(call) => &*call.func,
+            other => other,
+        };
+        let Expr::Name(name) = callee else {
+            return None;
+        };
+        match self.resolve(name.id.as_str()) {
+            Resolved::Bound(_, Binding::Function(id)) => Some(id),
+            _ => None,
+        }
     }
 
     /// Flows of the arguments of `x.name(...)` into one key per argument slot; `collect` later
@@ -1075,6 +1127,25 @@ impl<'a> ruff_python_ast::visitor::Visitor<'a> for ExprChildren<'_, '_, 'a, '_> 
     fn visit_expr(&mut self, expr: &'a Expr) {
         self.0.expr(expr);
     }
+}
+
+/// Library functions that take a function and never call it: `functools.wraps(f)` copies its
+/// name and docstring onto a wrapper. Passing a pausing function to them is no escape, and as
+/// decorators they return the function they are given.
+const WRAPPER_HELPERS: &[&str] = &[
+    "functools.wraps",
+    "functools.update_wrapper",
+    "wraps",
+    "update_wrapper",
+];
+
+/// Whether `expr` is (a call of) one of the `WRAPPER_HELPERS`.
+pub fn is_wrapper_helper(expr: &Expr) -> bool {
+    let callee = match expr {
+        Expr::Call(call) => &*call.func,
+        other => other,
+    };
+    dotted_name(callee).is_some_and(|name| WRAPPER_HELPERS.contains(&name.as_str()))
 }
 
 /// `a.b.c` as text, for names and attribute chains.

@@ -154,20 +154,37 @@ fn functions(ctx: &Context, already_reported: &FxHashSet<FunctionId>, out: &mut 
             );
         }
 
-        if let Some(decorator) = function.other_decorators.first() {
+        // Decorators defined in handler.py are compiled like any code (a wrapper that calls the
+        // function it wraps pauses with it and is resumed through); imported ones are not.
+        let imported_decorator = function.other_decorators.iter().find(|range| {
+            let FunctionNode::Def(def) = function.node else {
+                return true;
+            };
+            let local = def.decorator_list.iter().any(|d| {
+                d.range() == **range
+                    && (is_local_function(ctx, function.parent, &d.expression)
+                        || super::calls::is_wrapper_helper(&d.expression))
+            });
+            !local
+        });
+        if let Some(decorator) = imported_decorator {
+            let text = short(ctx.text(*decorator));
             out.push(
                 Diagnostic::new(
                     Code::PausingDecoratedFunction,
                     format!(
-                        "`{}` can pause, but has decorator `{}`",
+                        "`{}` can pause, but has decorator `{text}`, which is not defined in handler.py",
                         function.qualname,
-                        short(ctx.text(*decorator))
                     ),
-                    Label::new(*decorator, "kappac cannot resume through this decorator yet"),
+                    Label::new(*decorator, "kappac cannot see or compile this decorator's code"),
                 )
                 .with_secondary(pause_site.range, pause_label.clone())
+                .with_note(format!(
+                    "a task paused inside `{}` resumes in its continuation, without passing through the wrapper `{text}` may have put around it: what the wrapper does after the call would be skipped",
+                    function.name
+                ))
                 .with_optional_note(why.clone())
-                .with_help("remove the decorator, or apply it to a helper function that does not pause; on pausing functions only `@on_coordinator`, and on methods `@staticmethod` and `@classmethod`, are supported"),
+                .with_help("apply the decorator to a helper function that does not pause, or define the decorator in handler.py (a wrapper there is compiled and resumed through)"),
             );
         }
 
@@ -320,4 +337,19 @@ fn unknown_rt(ctx: &Context, out: &mut Vec<Diagnostic>) {
             .with_help(help.clone()),
         );
     }
+}
+
+/// Whether a decorator is a function of handler.py: `@name` or `@name(...)`.
+fn is_local_function(ctx: &Context, scope: ScopeId, expr: &ruff_python_ast::Expr) -> bool {
+    let callee = match expr {
+        ruff_python_ast::Expr::Call(call) => &*call.func,
+        other => other,
+    };
+    let ruff_python_ast::Expr::Name(name) = callee else {
+        return false;
+    };
+    matches!(
+        ctx.analysis.scopes.resolve(scope, name.id.as_str()),
+        super::scopes::Resolved::Bound(_, super::scopes::Binding::Function(_))
+    )
 }

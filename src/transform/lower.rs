@@ -1348,7 +1348,11 @@ impl<'s> Lowerer<'s> {
             returns: false,
             origin,
         };
-        out.push(line(format!("{pending} = None"), vec![], vec![pending.clone()]));
+        out.push(line(
+            format!("{pending} = None"),
+            vec![],
+            vec![pending.clone()],
+        ));
         let without_finally = if try_stmt.handlers.is_empty() {
             self.lower_block(&try_stmt.body)
         } else {
