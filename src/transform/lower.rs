@@ -381,8 +381,13 @@ impl<'s> Lowerer<'s> {
             | Expr::Await(_)
             | Expr::Yield(_)
             | Expr::YieldFrom(_) => self.plain_code(expr),
-            Expr::FString(_) | Expr::TString(_) => {
-                self.unsupported(origin, "an f-string");
+            Expr::FString(fstring) if fstring_has_debug_text(fstring) => {
+                // `f"{x=}"` prints the expression's text, which a temporary would change.
+                self.unsupported(origin, "an f-string with a `=` specifier");
+                self.plain_code(expr)
+            }
+            Expr::TString(_) => {
+                self.unsupported(origin, "a template string");
                 self.plain_code(expr)
             }
             _ => {
@@ -889,7 +894,7 @@ impl<'s> Lowerer<'s> {
             }
             Stmt::Assign(assign) => {
                 if assign.targets.iter().any(|t| self.expr_pauses(t)) {
-                    self.unsupported(origin, "an assignment whose target contains a pause point");
+                    self.unsupported(origin, "an assignment target (it is evaluated after the value)");
                     out.push(Node::Plain(stmt));
                     return;
                 }
@@ -1030,7 +1035,7 @@ impl<'s> Lowerer<'s> {
                     return;
                 }
                 if self.expr_pauses(&for_stmt.target) {
-                    self.unsupported(origin, "a `for` target that contains a pause point");
+                    self.unsupported(origin, "a `for` target");
                     out.push(Node::Plain(stmt));
                     return;
                 }
@@ -1061,7 +1066,7 @@ impl<'s> Lowerer<'s> {
             }
             Stmt::Assert(assert) => {
                 if assert.msg.as_deref().is_some_and(|m| self.expr_pauses(m)) {
-                    self.unsupported(origin, "an `assert` message that contains a pause point");
+                    self.unsupported(origin, "an `assert` message (it is evaluated only when the assertion fails)");
                     out.push(Node::Plain(stmt));
                     return;
                 }
@@ -1719,9 +1724,33 @@ fn eval_children(expr: &Expr) -> Vec<&Expr> {
                 children.push(&item.value);
             }
         }
+        // Each replacement field's expression, then those of its format spec.
+        Expr::FString(fstring) => {
+            fn fields<'e>(elements: &'e ast::InterpolatedStringElements, out: &mut Vec<&'e Expr>) {
+                for field in elements.interpolations() {
+                    out.push(&field.expression);
+                    if let Some(spec) = &field.format_spec {
+                        fields(&spec.elements, out);
+                    }
+                }
+            }
+            for part in fstring.value.f_strings() {
+                fields(&part.elements, &mut children);
+            }
+        }
         _ => {}
     }
     children
+}
+
+/// Whether an f-string has a `{expr=}` field (at any depth).
+fn fstring_has_debug_text(fstring: &ast::ExprFString) -> bool {
+    fn any_debug(elements: &ast::InterpolatedStringElements) -> bool {
+        elements.interpolations().any(|field| {
+            field.debug_text.is_some() || field.format_spec.as_ref().is_some_and(|spec| any_debug(&spec.elements))
+        })
+    }
+    fstring.value.f_strings().any(|part| any_debug(&part.elements))
 }
 
 #[cfg(test)]

@@ -473,8 +473,9 @@ pub fn unsupported_positions(
     diagnostics
 }
 
-/// Pausing functions the transform does not reach: defined at module level but inside a block
-/// (`if`, `try`, ...), or in a block of a class body. (Nested functions are K032.)
+/// Pausing methods the transform does not reach: of a class defined inside a module-level block
+/// (`if`, `try`, ...), or in a block of a class body. (Methods of classes defined in functions
+/// are K032; functions anywhere are compiled as inner functions.)
 fn misplaced_definitions(module: &ModModule, analysis: &Analysis<'_>) -> Vec<Diagnostic> {
     let mut reachable: FxHashSet<TextSize> = FxHashSet::default();
     for stmt in &module.body {
@@ -499,20 +500,21 @@ fn misplaced_definitions(module: &ModModule, analysis: &Analysis<'_>) -> Vec<Dia
         .filter_map(|id| {
             let function = scopes.function(id);
             let FunctionNode::Def(def) = function.node else { return None };
+            // Functions (not methods) anywhere are compiled as inner functions.
             let nested = function.parent != ScopeId::Module || function.in_local_class;
-            if nested || reachable.contains(&def.range.start()) {
+            if nested || function.class.is_none() || reachable.contains(&def.range.start()) {
                 return None;
             }
             Some(
                 Diagnostic::new(
                     Code::PauseInUnsupportedPosition,
                     format!(
-                        "kappac cannot yet compile `{}`: a function that can pause, defined inside a block",
+                        "kappac cannot yet compile `{}`: a method that can pause, in a class defined inside a block",
                         function.qualname
                     ),
-                    Label::new(function.name_range, "defined inside an `if`, `try`, `with` or loop block"),
+                    Label::new(function.name_range, "its class is defined inside an `if`, `try`, `with` or loop block"),
                 )
-                .with_help("define it at the top level of the module (or directly in its class body)"),
+                .with_help("define the class at the top level of the module"),
             )
         })
         .collect()
