@@ -33,6 +33,8 @@ pub struct Lowerer<'s> {
     next_id: NodeId,
     pub next_resume_point: u32,
     pub unsupported: Vec<Unsupported>,
+    /// Comprehension variables renamed in the code being lowered (innermost last).
+    renames: Vec<(String, String)>,
 }
 
 /// Whether an expression (not looking into nested scopes) contains a pause point.
@@ -136,6 +138,7 @@ impl<'s> Lowerer<'s> {
             next_id: 0,
             next_resume_point: first_resume_point,
             unsupported: Vec::new(),
+            renames: Vec::new(),
         }
     }
 
@@ -215,25 +218,44 @@ impl<'s> Lowerer<'s> {
     }
 
     /// Renders an expression with replacements as code: parenthesized when it spans lines.
+    /// Names renamed by an enclosing comprehension (`self.renames`) are replaced too, exactly
+    /// at their nodes (so also inside f-strings, never inside string literals).
     fn render(&self, expr: &Expr, replacements: &[(TextRange, String)], temps: &[String]) -> Code {
-        let mut text = self.splice(expr.range(), replacements);
+        let names = name_uses(expr);
+        let renamed = |name: String| -> String {
+            self.renames
+                .iter()
+                .rev()
+                .find(|(old, _)| *old == name)
+                .map_or(name, |(_, new)| new.clone())
+        };
+        let mut all = replacements.to_vec();
+        let mut uses = Vec::new();
+        let mut defs = Vec::new();
+        for (loads, (name, range)) in names
+            .loads
+            .into_iter()
+            .map(|n| (true, n))
+            .chain(names.stores.into_iter().map(|n| (false, n)))
+        {
+            if inside(range, replacements) {
+                continue;
+            }
+            let new = renamed(name.clone());
+            if new != name {
+                all.push((range, new.clone()));
+            }
+            if loads {
+                uses.push(new);
+            } else {
+                defs.push(new);
+            }
+        }
+        let mut text = self.splice(expr.range(), &all);
         if text.contains('\n') {
             text = format!("({text})");
         }
-        let names = name_uses(expr);
-        let mut uses: Vec<String> = names
-            .loads
-            .into_iter()
-            .filter(|(_, r)| !inside(*r, replacements))
-            .map(|(n, _)| n)
-            .collect();
         uses.extend(temps.iter().cloned());
-        let defs = names
-            .stores
-            .into_iter()
-            .filter(|(_, r)| !inside(*r, replacements))
-            .map(|(n, _)| n)
-            .collect();
         Code { text, uses, defs }
     }
 
@@ -805,43 +827,10 @@ impl<'s> Lowerer<'s> {
         renames: &[(String, String)],
         out: &mut Vec<Node<'_>>,
     ) -> Code {
-        if renames.is_empty() {
-            return self.flatten_expr(expr, out);
-        }
-        let renamed = |name: &str| {
-            renames
-                .iter()
-                .find(|(old, _)| old == name)
-                .map(|(_, new)| new.clone())
-        };
-        if !self.expr_pauses(expr) {
-            // Precise: replace exactly the name nodes (also inside f-strings).
-            let names = name_uses(expr);
-            let mut replacements = Vec::new();
-            let mut new_uses = Vec::new();
-            let mut new_defs = Vec::new();
-            for (name, range) in &names.loads {
-                if let Some(new) = renamed(name) {
-                    replacements.push((*range, new.clone()));
-                    new_uses.push(new);
-                }
-            }
-            for (name, range) in &names.stores {
-                if let Some(new) = renamed(name) {
-                    replacements.push((*range, new.clone()));
-                    new_defs.push(new);
-                }
-            }
-            let mut code = self.render(expr, &replacements, &new_uses);
-            code.defs.extend(new_defs);
-            return code;
-        }
-        let before = out.len();
-        let mut code = self.flatten_expr(expr, out);
-        for node in &mut out[before..] {
-            rename_node(node, renames);
-        }
-        rename_code(&mut code, renames);
+        let outer = self.renames.len();
+        self.renames.extend_from_slice(renames);
+        let code = self.flatten_expr(expr, out);
+        self.renames.truncate(outer);
         code
     }
 
@@ -894,7 +883,10 @@ impl<'s> Lowerer<'s> {
             }
             Stmt::Assign(assign) => {
                 if assign.targets.iter().any(|t| self.expr_pauses(t)) {
-                    self.unsupported(origin, "an assignment target (it is evaluated after the value)");
+                    self.unsupported(
+                        origin,
+                        "an assignment target (it is evaluated after the value)",
+                    );
                     out.push(Node::Plain(stmt));
                     return;
                 }
@@ -1066,7 +1058,10 @@ impl<'s> Lowerer<'s> {
             }
             Stmt::Assert(assert) => {
                 if assert.msg.as_deref().is_some_and(|m| self.expr_pauses(m)) {
-                    self.unsupported(origin, "an `assert` message (it is evaluated only when the assertion fails)");
+                    self.unsupported(
+                        origin,
+                        "an `assert` message (it is evaluated only when the assertion fails)",
+                    );
                     out.push(Node::Plain(stmt));
                     return;
                 }
@@ -1575,116 +1570,6 @@ pub const DRAINING_BUILTINS: &[&str] = &[
     "tuple",
 ];
 
-/// Renames identifiers in generated text (only whole identifiers outside string literals;
-/// generated text holds temporaries and names, and strings are copied from the source).
-fn rename_text(text: &str, renames: &[(String, String)]) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.char_indices().peekable();
-    let mut in_string: Option<char> = None;
-    while let Some((i, c)) = chars.next() {
-        if let Some(quote) = in_string {
-            out.push(c);
-            if c == '\\' {
-                if let Some((_, next)) = chars.next() {
-                    out.push(next);
-                }
-            } else if c == quote {
-                in_string = None;
-            }
-            continue;
-        }
-        if c == '"' || c == '\'' {
-            in_string = Some(c);
-            out.push(c);
-            continue;
-        }
-        if c.is_alphabetic() || c == '_' {
-            let mut end = i + c.len_utf8();
-            while let Some(&(j, d)) = chars.peek() {
-                if d.is_alphanumeric() || d == '_' {
-                    end = j + d.len_utf8();
-                    chars.next();
-                } else {
-                    break;
-                }
-            }
-            let word = &text[i..end];
-            let preceded_by_dot = out.trim_end().ends_with('.');
-            match renames.iter().find(|(old, _)| old == word) {
-                Some((_, new)) if !preceded_by_dot => out.push_str(new),
-                _ => out.push_str(word),
-            }
-            continue;
-        }
-        out.push(c);
-    }
-    out
-}
-
-fn rename_code(code: &mut Code, renames: &[(String, String)]) {
-    code.text = rename_text(&code.text, renames);
-    for name in code.uses.iter_mut().chain(code.defs.iter_mut()) {
-        if let Some((_, new)) = renames.iter().find(|(old, _)| old == name) {
-            *name = new.clone();
-        }
-    }
-}
-
-fn rename_node(node: &mut Node<'_>, renames: &[(String, String)]) {
-    match node {
-        Node::Try {
-            body,
-            handlers,
-            orelse,
-            finalbody,
-            ..
-        } => {
-            body.iter_mut()
-                .chain(handlers.iter_mut().flat_map(|h| h.body.iter_mut()))
-                .chain(orelse.iter_mut())
-                .chain(finalbody.iter_mut())
-                .for_each(|n| rename_node(n, renames));
-        }
-        Node::Plain(_) | Node::Jump { .. } => {}
-        Node::Line { code, .. } => rename_code(code, renames),
-        Node::Pause { target, call, .. } => {
-            if let Some(target) = target {
-                rename_code(target, renames);
-            }
-            rename_code(call, renames);
-        }
-        Node::If {
-            test, body, orelse, ..
-        } => {
-            rename_code(test, renames);
-            body.iter_mut()
-                .chain(orelse.iter_mut())
-                .for_each(|n| rename_node(n, renames));
-        }
-        Node::While {
-            test, body, orelse, ..
-        } => {
-            rename_code(test, renames);
-            body.iter_mut()
-                .chain(orelse.iter_mut())
-                .for_each(|n| rename_node(n, renames));
-        }
-        Node::For {
-            target,
-            iter,
-            body,
-            orelse,
-            ..
-        } => {
-            rename_code(target, renames);
-            rename_code(iter, renames);
-            body.iter_mut()
-                .chain(orelse.iter_mut())
-                .for_each(|n| rename_node(n, renames));
-        }
-    }
-}
-
 /// The direct sub-expressions of an expression in the order Python evaluates them.
 fn eval_children(expr: &Expr) -> Vec<&Expr> {
     let mut children: Vec<&Expr> = Vec::new();
@@ -1747,22 +1632,15 @@ fn eval_children(expr: &Expr) -> Vec<&Expr> {
 fn fstring_has_debug_text(fstring: &ast::ExprFString) -> bool {
     fn any_debug(elements: &ast::InterpolatedStringElements) -> bool {
         elements.interpolations().any(|field| {
-            field.debug_text.is_some() || field.format_spec.as_ref().is_some_and(|spec| any_debug(&spec.elements))
+            field.debug_text.is_some()
+                || field
+                    .format_spec
+                    .as_ref()
+                    .is_some_and(|spec| any_debug(&spec.elements))
         })
     }
-    fstring.value.f_strings().any(|part| any_debug(&part.elements))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn rename_text_skips_strings_and_attributes() {
-        let renames = vec![("x".to_owned(), "_kappa_t1_x".to_owned())];
-        assert_eq!(
-            rename_text("f(x, 'x', o.x, x1)", &renames),
-            "f(_kappa_t1_x, 'x', o.x, x1)"
-        );
-    }
+    fstring
+        .value
+        .f_strings()
+        .any(|part| any_debug(&part.elements))
 }
