@@ -278,7 +278,7 @@ impl<'s> Lowerer<'s> {
     }
 
     /// Flattens the children of an expression, in evaluation order. Returns the replacements to
-    /// make in the parent's text and the temporaries they introduce.
+    /// make in the parent's text and the names they read.
     fn flatten_children(
         &mut self,
         children: &[&Expr],
@@ -329,13 +329,9 @@ impl<'s> Lowerer<'s> {
         let mut replacements = Vec::new();
         let mut temps = Vec::new();
         for d in done.into_iter().filter(|d| d.changed) {
-            temps.extend(
-                d.code
-                    .uses
-                    .iter()
-                    .filter(|u| u.starts_with("_kappa_"))
-                    .cloned(),
-            );
+            // The names the replacement reads (temporaries, renamed variables and the rest of
+            // a partly flattened child) stand for those of the range it replaces.
+            temps.extend(d.code.uses.iter().cloned());
             replacements.push((d.range, d.code.text));
         }
         (replacements, temps)
