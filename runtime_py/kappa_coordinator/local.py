@@ -24,7 +24,7 @@ import sys
 import time
 
 from kappa_coordinator import protocol
-from kappa_coordinator.state import MAIN, State
+from kappa_coordinator.state import MAIN, State, pipelined_reply
 
 SLICE = 0.05  # seconds between random kills' draws in `kill` chaos
 
@@ -130,8 +130,9 @@ class Coordinator:
         self.selector = selectors.DefaultSelector()
         self.workers = []
         self.checkpoints = {}  # task -> latest checkpoint bytes
-        self.seqnos = {}  # task -> sequence number of its latest applied call
+        self.seqnos = {}  # task -> sequence number of the call its latest checkpoint precedes
         self.replies = {}  # task -> the reply to that call
+        self.recorded = {}  # task -> sequence number of its latest applied call
         self.where = {}  # task -> where it last paused (for messages)
         self.restarts = 0
         self.restarts_without_progress = {}
@@ -160,17 +161,37 @@ class Coordinator:
         return db
 
     def _store(self, task, seqno, checkpoint, call):
-        """The checkpoint and the call it precedes, in one transaction. A (task, seqno) already
-        applied is refused: calls are applied at most once."""
+        """A call and the checkpoint taken just before it (either may be None: a call made
+        without a checkpoint, or a call made again by a restarted task), in one transaction. A
+        (task, seqno) already stored is refused: calls are applied at most once."""
         try:
             self.db.execute("BEGIN")
-            self.db.execute("INSERT INTO calls VALUES (?, ?, ?)", (task, seqno, pickle.dumps(call, protocol=4)))
-            self.db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (task, seqno, checkpoint))
+            if call is not None:
+                self.db.execute("INSERT INTO calls VALUES (?, ?, ?)", (task, seqno, pickle.dumps(call, protocol=4)))
+            if checkpoint is not None:
+                self.db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (task, seqno, checkpoint))
             self.db.execute("COMMIT")
             return True
         except sqlite3.IntegrityError:
             self.db.execute("ROLLBACK")
             return False
+
+    def _check_replay(self, task, seqno, call):
+        """Whether call `seqno` was made before (a restarted task makes again the calls it made
+        after its checkpoint): then it must be the call stored under that number, and it is not
+        applied again."""
+        row = self.db.execute("SELECT call FROM calls WHERE task = ? AND seqno = ?", (task, seqno)).fetchone()
+        if row is None:
+            return False  # a `wait` answered without being stored (see `probe`): not made before
+        recorded = pickle.loads(row[0])["kind"]
+        if recorded != call["kind"]:
+            raise RunFailed(
+                "%s took another path when it was re-run from its checkpoint: its coordinator call %d "
+                "was `%s` and is now `%s`. Code between coordinator calls may run again after a worker "
+                "dies, and must then make the same calls (do not decide them on time, randomness or "
+                "outside state; or take a checkpoint() right after such a decision)" % (
+                    self.state.tasks[task].describe(), seqno, recorded, call["kind"]))
+        return True
 
     # -- running --------------------------------------------------------------------------
 
@@ -259,6 +280,9 @@ class Coordinator:
         protected = worker.protected
         if self.timeout and not protected:
             message["timeout"] = self.timeout
+        if self.chaos.every:
+            # Every call with its checkpoint, so that every call is a point to die at.
+            message["checkpoint_window"] = 0
         if task.id in self.checkpoints:
             message["checkpoint"] = self.checkpoints[task.id]
             message["reply"] = task.reply
@@ -345,6 +369,11 @@ class Coordinator:
                 worker.mode = "idle"
         elif op == "call":
             self._call(worker, message)
+        elif op == "probe":
+            reply = self.state.wait_reply(message["future"])
+            sent = worker.send({"op": "resume", "reply": reply} if reply is not None else {"op": "checkpoint"})
+            if not sent:
+                self._worker_died(worker)
         elif op in ("done", "failed"):
             task = message["task"]
             if op == "done":
@@ -359,26 +388,35 @@ class Coordinator:
 
     def _call(self, worker, message):
         task, seqno = message["task"], message["seqno"]
+        checkpoint, call = message["checkpoint"], message["call"]
         chaos = self.chaos
         protected = worker.protected
-        if chaos.probability and not protected and chaos.random.random() < chaos.probability / 2:
+        # A restarted task makes again the calls it made since its checkpoint (only calls that
+        # went without a checkpoint can be after it): recognized by number, not applied again.
+        replay = seqno <= self.recorded.get(task, 0) and self._check_replay(task, seqno, call)
+        if not replay and chaos.probability and not protected and chaos.random.random() < chaos.probability / 2:
             self._kill(worker)  # lost before the coordinator stored it: the task redoes it
             return
-        if not self._store(task, seqno, message["checkpoint"], message["call"]):
+        if not self._store(task, seqno, checkpoint, None if replay else call):
             raise RunFailed("task %s sent call %d twice" % (task, seqno))
-        self.checkpoints[task] = message["checkpoint"]
-        self.seqnos[task] = seqno
-        self.where[task] = message.get("where")
-        self.restarts_without_progress[task] = 0
-        self.state.apply(task, message["call"])
-        pipelined = message["call"].get("pipelined", False)
+        pipelined = call.get("pipelined", False)
+        if checkpoint is not None:
+            self.checkpoints[task] = checkpoint
+            self.seqnos[task] = seqno
+            self.where[task] = message.get("where")
+            self.restarts_without_progress[task] = 0
+            if pipelined:
+                self.replies[task] = pipelined_reply(call)
+        if replay:
+            return  # pipelined (a blocking call always comes with its checkpoint)
+        self.recorded[task] = max(seqno, self.recorded.get(task, 0))
+        self.state.apply(task, call)
         if pipelined:
             # The worker knew the answer and went on: the task is running, not waiting.
-            self.replies[task] = self.state.tasks[task].reply
             self.state.runnable.remove(task)
-        if task == MAIN and message["call"]["kind"] == "exit":
-            self.main_json = message["call"].get("json")
-            self.main_json_error = message["call"].get("json_error")
+        if task == MAIN and call["kind"] == "exit":
+            self.main_json = call.get("json")
+            self.main_json_error = call.get("json_error")
         kill_after = chaos.every or (chaos.probability and chaos.random.random() < chaos.probability / 2)
         if kill_after and not protected:
             self._kill(worker)  # stored and applied: the task resumes with the recorded reply

@@ -4,7 +4,7 @@ dicts of plain data and bytes, pickled, each preceded by its length as 4 big-end
 import pickle
 import struct
 
-VERSION = 1
+VERSION = 2
 
 _HEADER = struct.Struct(">I")
 

@@ -12,6 +12,20 @@ import collections
 MAIN = "0"
 
 
+def pipelined_reply(call):
+    """The reply to a call whose answer is determined by the call itself (its ids), or None.
+    Such a call is *pipelined*: the task goes on without waiting for the coordinator."""
+    kind = call["kind"]
+    if kind in ("checkpoint", "maybe_pause"):
+        return {"value": None}
+    if kind == "spawn" and not call["blocking"]:
+        return {"futures": call["ids"], "many": call["copies"] is not None}
+    if kind == "map_spawn":
+        return {"futures": call["ids"], "many": True}
+    if kind == "create_queues":
+        return {"queues": call["ids"], "many": call["copies"] is not None}
+    return None
+
 class Task:
     __slots__ = (
         "id", "name", "start", "inputs", "awaits", "on_coordinator", "started", "done",
@@ -153,6 +167,25 @@ class State:
         else:
             raise ValueError("unknown coordinator call %r" % (kind,))
 
+    def wait_reply(self, future_id):
+        """The reply to a `wait` on a future that is done (None if it is not): what `apply`
+        would answer at once, for a task that waits without a checkpoint. Nothing is applied."""
+        child = self.tasks[future_id]
+        if not child.done:
+            return None
+        child.handled = True
+        return self._results_reply([child], False)
+
+    @staticmethod
+    def _results_reply(children, many):
+        """The reply to a wait on finished children: the first error, or the result(s)."""
+        failed = [c for c in children if c.error is not None]
+        if failed:
+            return {"error": failed[0].error, "traceback": failed[0].traceback}
+        if many:
+            return {"values": [c.result for c in children]}
+        return {"value": children[0].result}
+
     def _answer(self, task, reply):
         task.reply = reply
         task.waiting = None
@@ -186,13 +219,7 @@ class State:
             if not all(child.done for child in children):
                 return False
             del self.blocked[task.id]
-            failed = [c for c in children if c.error is not None]
-            if failed:
-                self._answer(task, {"error": failed[0].error, "traceback": failed[0].traceback})
-            elif why[2]:
-                self._answer(task, {"values": [c.result for c in children]})
-            else:
-                self._answer(task, {"value": children[0].result})
+            self._answer(task, self._results_reply(children, why[2]))
             return True
         if kind == "enqueue":
             queue, limit, pending = self.queues[why[1]], self.queue_limits[why[1]], why[2]

@@ -23,7 +23,7 @@ __all__ = [
     "run",
 ]
 
-PROTOCOL_VERSION = 1
+PROTOCOL_VERSION = 2
 
 import time as _time
 

@@ -8,6 +8,7 @@ import pickle
 import sys
 import types
 
+from kappa_coordinator.state import pipelined_reply
 from rt import Future, Outcome, Queue
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
@@ -197,16 +198,7 @@ def to_call(request, task_id, seqno):
     a checkpoint, the coordinator's answer is determined, so the task goes on at once
     (the call is *pipelined*); otherwise None."""
     call = _call_of(request, task_id, seqno)
-    reply = None
-    kind = call["kind"]
-    if kind in ("checkpoint", "maybe_pause"):
-        reply = {"value": None}
-    elif kind == "spawn" and not call["blocking"]:
-        reply = {"futures": call["ids"], "many": call["copies"] is not None}
-    elif kind == "map_spawn":
-        reply = {"futures": call["ids"], "many": True}
-    elif kind == "create_queues":
-        reply = {"queues": call["ids"], "many": call["copies"] is not None}
+    reply = pipelined_reply(call)
     if reply is not None:
         call["pipelined"] = True
     return call, reply

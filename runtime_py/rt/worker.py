@@ -9,12 +9,18 @@ to stdout and stderr, which the coordinator labels with the task.
 import json
 import os
 import sys
+import time
 import traceback
 
 from kappa_coordinator import protocol
 import rt
 from rt import Unwind, resume, wire
 from rt.local import unpicklable_variable
+
+# How long after its last checkpoint a task may go on past a `wait` on a finished future, or a
+# call whose answer it knows, without taking a new checkpoint: the most work a restarted task
+# redoes because of it.
+CHECKPOINT_WINDOW = 0.02
 
 
 class Manifest:
@@ -110,6 +116,10 @@ class Worker:
         rt.policy.deadline = rt.policy.last + timeout if timeout else None
         frames = None
         outcome = None
+        # The first call of every invocation takes a checkpoint (so that a task restarted again
+        # and again still gets further each time); later ones may not (see CHECKPOINT_WINDOW).
+        durable_at = float("-inf")
+        window = message.get("checkpoint_window", CHECKPOINT_WINDOW)
         if "checkpoint" in message:
             frames = wire.loads(message["checkpoint"])
             outcome = wire.to_outcome(message["reply"])
@@ -123,13 +133,26 @@ class Worker:
             except Unwind as unwind:
                 frames = unwind.frames
                 seqno += 1
+                probed = self.probe(unwind.request, task, durable_at, window)
+                if probed is not None:
+                    outcome = probed
+                    continue
+                call, known = wire.to_call(unwind.request, task, seqno)
+                recent = time.monotonic() - durable_at < window
+                if known is not None and recent and call["kind"] not in ("checkpoint", "maybe_pause"):
+                    # A pipelined call soon after a checkpoint goes without one: if the task
+                    # dies, it redoes the calls since its checkpoint, which the coordinator
+                    # recognizes by their sequence numbers and does not apply again.
+                    self.send({"op": "call", "task": task, "seqno": seqno, "checkpoint": None, "call": call})
+                    outcome = wire.to_outcome(known)
+                    continue
+                durable_at = time.monotonic()
                 try:
                     checkpoint = wire.dumps(frames)
                 except Exception as error:
                     problem = next((p for p in (unpicklable_variable(f, self.manifest.where) for f in frames) if p), str(error))
                     self.fail(task, RuntimeError("cannot checkpoint: " + problem))
                     return
-                call, known = wire.to_call(unwind.request, task, seqno)
                 self.send({
                     "op": "call",
                     "task": task,
@@ -163,6 +186,21 @@ class Worker:
                     done["json"], done["json_error"] = wire.result_json(value)
                 self.send(done)
                 return
+
+    def probe(self, request, task, durable_at, window):
+        """A `wait` may be answered without a checkpoint: waiting changes nothing, so a task
+        that dies after it simply waits again. The worker asks whether the future is done; if
+        it is, the task goes on with the result (the outcome is returned), else the call is
+        made as usual. Only while the last checkpoint is recent (`window` seconds)."""
+        if request.kind != "wait" or time.monotonic() - durable_at >= window:
+            return None
+        self.send({"op": "probe", "task": task, "future": request.args[0].task})
+        reply = protocol.recv(self.inbox)
+        if reply is None or reply["op"] == "stop":
+            sys.exit(0)
+        if reply["op"] != "resume":
+            return None  # not done yet: make the call, with a checkpoint
+        return wire.to_outcome(reply["reply"])
 
     def fail(self, task, error):
         self.send({

@@ -154,7 +154,7 @@ pub fn build(
     let resume_points = transformed.resume_points.len();
     let manifest = Manifest {
         kappac_version: env!("CARGO_PKG_VERSION"),
-        protocol_version: 1,
+        protocol_version: 2,
         entry: "handler.handler",
         source: "handler.py",
         source_sha256: sha256::hex_digest(file.text.as_bytes()),
