@@ -363,3 +363,42 @@ fn a_file_held_across_a_pause_fails_naming_its_with_statement() {
         "{stderr}"
     );
 }
+
+#[test]
+fn a_task_that_takes_another_path_when_rerun_fails_the_run_clearly() {
+    // Its second call goes without a checkpoint; killed by the time limit, the task is re-run
+    // from its first call and makes a different second call.
+    let marker = std::env::temp_dir().join(format!("kappac-marker-replay-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let source = format!(
+        "import os\nimport time\nimport rt\n\ndef noop():\n    return 1\n\ndef handler(event, context):\n    rt.spawn(noop)\n    if os.path.exists({marker:?}):\n        rt.create_queue()\n    else:\n        open({marker:?}, 'w').close()\n        rt.spawn(noop)\n    time.sleep(5)\n    return 'done'\n",
+        marker = marker.to_string_lossy()
+    );
+    let output = run_source("replay", &source, &["--timeout", "1"]);
+    let _ = std::fs::remove_file(&marker);
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("took another path when it was re-run from its checkpoint: its coordinator call 2 was `spawn` and is now `create_queues`"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn calls_made_again_after_a_restart_are_not_applied_twice() {
+    // A burst of spawns goes without checkpoints; the time limit kills the task after it,
+    // and the re-run makes the same spawns again: each child must still run exactly once.
+    let marker = std::env::temp_dir().join(format!("kappac-marker-rerun-{}", std::process::id()));
+    let _ = std::fs::remove_file(&marker);
+    let source = format!(
+        "import os\nimport time\nimport rt\n\ndef child(i):\n    return i\n\ndef handler(event, context):\n    futures = [rt.spawn(child, (i,)) for i in range(50)]\n    if not os.path.exists({marker:?}):\n        open({marker:?}, 'w').close()\n        time.sleep(5)\n    return sum([f.wait() for f in futures])\n",
+        marker = marker.to_string_lossy()
+    );
+    let output = run_source("rerun", &source, &["--timeout", "1"]);
+    let _ = std::fs::remove_file(&marker);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "1225");
+    assert!(stderr.contains("51 tasks (50 spawned)"), "{stderr}");
+    assert!(stderr.contains("1 restarts"), "{stderr}");
+}
