@@ -34,8 +34,8 @@ pub(super) fn check(ctx: &Context, out: &mut Vec<Diagnostic>) {
             };
             captured_then_reassigned(ctx, id, nested_id, nested, &body.stores, out);
         }
-        nonlocal_writes(ctx, id, out);
     }
+    nonlocal_writes(ctx, out);
 }
 
 fn captured_then_reassigned(
@@ -101,10 +101,9 @@ fn captured_then_reassigned(
     }
 }
 
-/// `nonlocal` writes, from functions nested in the pausing function `owner`, to its variables.
-fn nonlocal_writes(ctx: &Context, owner: FunctionId, out: &mut Vec<Diagnostic>) {
+/// `nonlocal` writes, from nested functions, to variables of a function that can pause.
+fn nonlocal_writes(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let scopes = &ctx.analysis.scopes;
-    let owner_name = &scopes.function(owner).qualname;
     for id in scopes.function_ids() {
         let function = scopes.function(id);
         if ctx.analysis.can_pause.function_can_pause(id) {
@@ -114,10 +113,16 @@ fn nonlocal_writes(ctx: &Context, owner: FunctionId, out: &mut Vec<Diagnostic>) 
             let Some(declaration) = function.nonlocal_decls.get(name) else {
                 continue;
             };
-            let target = scopes.resolve(function.parent, name);
-            if !matches!(target, Resolved::Bound(ScopeId::Function(f), _) if f == owner) {
+            let Resolved::Bound(ScopeId::Function(owner), _) =
+                scopes.resolve(function.parent, name)
+            else {
+                continue;
+            };
+            let owner_fn = scopes.function(owner);
+            if !ctx.analysis.can_pause.function_can_pause(owner) || owner_fn.kappa_ignore {
                 continue;
             }
+            let owner_name = &owner_fn.qualname;
             out.push(
                 Diagnostic::new(
                     Code::CapturedVariableReassigned,

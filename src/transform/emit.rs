@@ -423,9 +423,87 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
             self.out
                 .line(depth, "pass", self.names.plan.def.range.start());
         }
-        for node in nodes {
-            self.node(node, depth, rewrite);
+        let mut index = 0;
+        while index < nodes.len() {
+            if let Some(fused) = self.fused_pause(&nodes[index], nodes.get(index + 1), rewrite) {
+                let Node::Pause { id, origin, .. } = &nodes[index] else {
+                    unreachable!("fused_pause accepts pause points only")
+                };
+                self.pause_wrapper(*id, &fused, depth, self.origin(*origin));
+                index += 2;
+                continue;
+            }
+            self.node(&nodes[index], depth, rewrite);
+            index += 1;
         }
+    }
+
+    /// A pause point whose result goes to a temporary read once by the next line
+    /// (`_kappa_t1 = f(x)` then `total += _kappa_t1 % 7`) is emitted as that line with the call
+    /// in place (`total += f(x) % 7`), inside the pause point's wrapper: the same evaluation
+    /// order (everything the line evaluates before the call is a constant, a local or a spilled
+    /// temporary), one store and one load fewer on the path that does not pause. The
+    /// continuation still assigns the temporary and runs the line.
+    fn fused_pause(
+        &self,
+        node: &Node<'_>,
+        next: Option<&Node<'_>>,
+        rewrite: Rewrite,
+    ) -> Option<String> {
+        let (
+            Node::Pause {
+                target: Some(target),
+                call,
+                ..
+            },
+            Some(Node::Line { code, returns, .. }),
+        ) = (node, next)
+        else {
+            return None;
+        };
+        let temp = target.text.as_str();
+        if !temp.starts_with("_kappa_t") || (*returns && rewrite.in_init_continuation) {
+            return None;
+        }
+        let is_ident = |c: char| c.is_ascii_alphanumeric() || c == '_';
+        let mut uses = code.text.match_indices(temp).filter(|(at, _)| {
+            let before = code.text[..*at].chars().next_back();
+            let after = code.text[at + temp.len()..].chars().next();
+            !before.is_some_and(is_ident) && !after.is_some_and(is_ident)
+        });
+        let (at, _) = uses.next()?;
+        if uses.next().is_some() {
+            return None;
+        }
+        Some(format!(
+            "{}({}){}",
+            &code.text[..at],
+            call.text,
+            &code.text[at + temp.len()..]
+        ))
+    }
+
+    /// `try: <statement> except Unwind: push the continuation of pause point `id`; raise`.
+    fn pause_wrapper(&mut self, id: NodeId, statement: &str, depth: usize, at: TextSize) {
+        self.out.line(depth, "try:", at);
+        self.out.line(depth + 1, statement, at);
+        self.out
+            .line(depth, "except _kappa_rt.Unwind as _kappa_u:", at);
+        let live = self.liveness.at_pause.get(&id).cloned().unwrap_or_default();
+        let receiver = self
+            .names
+            .plan
+            .receiver
+            .as_ref()
+            .map(|r| format!(", {r}"))
+            .unwrap_or_default();
+        let push = format!(
+            "_kappa_u.push({}, _kappa_rt.live(locals(), {}){receiver})",
+            self.names.reference('c', id),
+            tuple_literal(&live)
+        );
+        self.out.line(depth + 1, &push, at);
+        self.out.line(depth + 1, "raise", at);
     }
 
     fn node(&mut self, node: &Node<'_>, depth: usize, rewrite: Rewrite) {
@@ -454,30 +532,11 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 origin,
                 ..
             } => {
-                let at = self.origin(*origin);
-                self.out.line(depth, "try:", at);
                 let statement = match target {
                     Some(target) => format!("{} = {}", target.text, call.text),
                     None => call.text.clone(),
                 };
-                self.out.line(depth + 1, &statement, at);
-                self.out
-                    .line(depth, "except _kappa_rt.Unwind as _kappa_u:", at);
-                let live = self.liveness.at_pause.get(id).cloned().unwrap_or_default();
-                let receiver = self
-                    .names
-                    .plan
-                    .receiver
-                    .as_ref()
-                    .map(|r| format!(", {r}"))
-                    .unwrap_or_default();
-                let push = format!(
-                    "_kappa_u.push({}, _kappa_rt.live(locals(), {}){receiver})",
-                    self.names.reference('c', *id),
-                    tuple_literal(&live)
-                );
-                self.out.line(depth + 1, &push, at);
-                self.out.line(depth + 1, "raise", at);
+                self.pause_wrapper(*id, &statement, depth, self.origin(*origin));
             }
             Node::Try {
                 body,
