@@ -1,7 +1,12 @@
 """Shared by the benchmark scripts: each owns one `## Section` of docs/benchmarks.md and
-replaces it, leaving the others as they are."""
+replaces it, leaving the others as they are, and records its headline figures (min / median /
+max against a target) for the summary table `scripts/bench` writes at the top."""
+import json
 import os
 import re
+import statistics
+
+SUMMARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target", "bench")
 
 HEADER = "# Benchmarks\n\nEach section is written by the script it names; figures in a section were measured\nside by side in one run of that script.\n"
 
@@ -18,3 +23,33 @@ def replace_section(path, title, body):
         text = text.rstrip("\n") + "\n\n" + section
     with open(path, "w") as f:
         f.write(text.rstrip("\n") + "\n")
+
+
+class Summary:
+    """Headline figures of one script, saved as target/bench/<name>.json."""
+
+    def __init__(self, name):
+        self.name = name
+        self.rows = []
+
+    def add(self, figure, unit, values, target, higher_is_better, note=""):
+        values = sorted(values)
+        median = statistics.median(values)
+        met = median >= target if higher_is_better else median <= target
+        ratio = median / target if target else None
+        self.rows.append({
+            "figure": figure, "unit": unit, "min": values[0], "median": median, "max": values[-1],
+            "target": ("≥ " if higher_is_better else "≤ ") + _number(target) + " " + unit,
+            "ratio": ratio, "met": met, "note": note,
+        })
+
+    def save(self):
+        os.makedirs(SUMMARY_DIR, exist_ok=True)
+        with open(os.path.join(SUMMARY_DIR, self.name + ".json"), "w") as f:
+            json.dump(self.rows, f, indent=1)
+
+
+def _number(value):
+    if value >= 1000:
+        return "{:,.0f}".format(value)
+    return ("%.3g" % value)
