@@ -100,6 +100,11 @@ _STDOUT.write(json.dumps(totals) + '\n')
 
 
 def main():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=1, help="ignored: sizes do not vary between runs")
+    parser.parse_args()
     subprocess.run(["cargo", "build", "--release", "--quiet"], cwd=ROOT, check=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -8,7 +8,7 @@ import statistics
 
 SUMMARY_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "target", "bench")
 
-HEADER = "# Benchmarks\n\nEach section is written by the script it names; figures in a section were measured\nside by side in one run of that script.\n"
+HEADER = "# Benchmarks\n\nWritten by `scripts/bench`, which runs every benchmark script; each section is written by the\nscript it names, and the figures in a section were measured side by side in one run.\n"
 
 
 def replace_section(path, title, body):

@@ -97,6 +97,9 @@ Example:
         /// Oldest Python version the compiled app must run on (3.9 to 3.14)
         #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
         target_version: TargetVersion,
+        /// List every pause point with the variables its checkpoints carry
+        #[arg(long)]
+        explain_checkpoints: bool,
     },
     /// Build an app and run it on the local coordinator; print the result as JSON
     #[command(after_help = "\
@@ -143,7 +146,8 @@ fn main() -> ExitCode {
             out,
             zip,
             target_version,
-        } => build(&app, out, zip, target_version),
+            explain_checkpoints,
+        } => build(&app, out, zip, target_version, explain_checkpoints),
         Command::Run(options) => run(options),
     }
 }
@@ -203,20 +207,53 @@ fn check(
     }
 }
 
+/// One line per pause point: where it is, and what a checkpoint taken there saves.
+fn print_checkpoint_contents(points: &[kappac::transform::emit::ResumePoint]) {
+    let mut points: Vec<_> = points.iter().collect();
+    points.sort_by_key(|p| (p.line, p.id));
+    for point in points {
+        let user: Vec<&str> = point
+            .live
+            .iter()
+            .filter(|name| !name.starts_with("_kappa_"))
+            .map(String::as_str)
+            .collect();
+        let internal = point.live.len() - user.len();
+        let saved = if user.is_empty() {
+            "no variables".to_owned()
+        } else {
+            user.join(", ")
+        };
+        let extra = match internal {
+            0 => String::new(),
+            1 => " (and 1 value kappac keeps: a loop iterator or a partial result)".to_owned(),
+            n => format!(" (and {n} values kappac keeps: loop iterators or partial results)"),
+        };
+        println!(
+            "handler.py:{}: in `{}`, a checkpoint saves {saved}{extra}",
+            point.line, point.function
+        );
+    }
+}
+
 fn build(
     app: &std::path::Path,
     out: Option<PathBuf>,
     zip: bool,
     target: TargetVersion,
+    explain_checkpoints: bool,
 ) -> ExitCode {
     let out = out.unwrap_or_else(|| kappac::build::default_output(app));
     match kappac::build::build(app, &out, CheckOptions { target }, zip) {
         Ok(bundle) => {
+            if explain_checkpoints {
+                print_checkpoint_contents(&bundle.resume_points);
+            }
             eprintln!(
                 "built `{}`: {} files, {} resume points{}",
                 bundle.dir.display(),
                 bundle.files,
-                bundle.resume_points,
+                bundle.resume_points.len(),
                 bundle
                     .zip
                     .map(|z| format!(", and `{}`", z.display()))

@@ -242,3 +242,26 @@ fn truncated_sources_never_panic() {
     }
     assert!(checked > 1000);
 }
+
+#[test]
+fn build_explains_what_each_checkpoint_saves() {
+    let out = std::env::temp_dir().join(format!("kappac-explain-{}", std::process::id()));
+    let output = kappac(&[
+        "build",
+        "examples/fib",
+        "-o",
+        &out.to_string_lossy(),
+        "--explain-checkpoints",
+    ]);
+    let _ = std::fs::remove_dir_all(&out);
+    assert!(output.status.success());
+    let text = stdout(&output);
+    assert!(
+        text.contains("handler.py:11: in `fib`, a checkpoint saves n\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains("handler.py:12: in `fib`, a checkpoint saves left\n"),
+        "{text}"
+    );
+}

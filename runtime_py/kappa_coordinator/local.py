@@ -413,7 +413,7 @@ class Coordinator:
         self.state.apply(task, call)
         if pipelined:
             # The worker knew the answer and went on: the task is running, not waiting.
-            self.state.runnable.remove(task)
+            self.state.take_runnable(task)
         if task == MAIN and call["kind"] == "exit":
             self.main_json = call.get("json")
             self.main_json_error = call.get("json_error")
@@ -432,7 +432,7 @@ class Coordinator:
             worker.wait_until = time.monotonic() + self.block_wait
 
     def _resume_in_place(self, worker, task_id):
-        self.state.runnable.remove(task_id)
+        self.state.take_runnable(task_id)
         task = self.state.tasks[task_id]
         self.replies[task_id] = task.reply
         worker.mode = "busy"

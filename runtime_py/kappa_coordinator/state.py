@@ -186,6 +186,14 @@ class State:
             return {"values": [c.result for c in children]}
         return {"value": children[0].result}
 
+    def take_runnable(self, task_id):
+        """Removes a runnable task that its worker goes on running (it has its answer). It was
+        usually made runnable last, so this is cheap however many tasks wait for a worker."""
+        if self.runnable and self.runnable[-1] == task_id:
+            self.runnable.pop()
+        else:
+            self.runnable.remove(task_id)
+
     def _answer(self, task, reply):
         task.reply = reply
         task.waiting = None

@@ -68,7 +68,8 @@ pub struct Bundle {
     pub dir: PathBuf,
     pub zip: Option<PathBuf>,
     pub files: usize,
-    pub resume_points: usize,
+    /// Each pause point: where it is and which variables its checkpoints carry.
+    pub resume_points: Vec<ResumePoint>,
 }
 
 #[derive(Serialize)]
@@ -151,7 +152,6 @@ pub fn build(
             .map_err(|e| BuildError::Io(format!("cannot read `{}`: {e}", full.display())))?;
         entries.push((relative, data));
     }
-    let resume_points = transformed.resume_points.len();
     let manifest = Manifest {
         kappac_version: env!("CARGO_PKG_VERSION"),
         protocol_version: 2,
@@ -184,7 +184,7 @@ pub fn build(
         dir: out.to_owned(),
         zip: zip_path,
         files: entries.len(),
-        resume_points,
+        resume_points: transformed.resume_points,
     })
 }
 
