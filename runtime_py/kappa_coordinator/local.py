@@ -318,6 +318,24 @@ class Coordinator:
             else:
                 self._read_output(worker, kind)
 
+    def _drain_output(self, worker):
+        """What a worker's tasks printed and the coordinator has not shown yet."""
+        for kind, stream in (("stdout", worker.process.stdout), ("stderr", worker.process.stderr)):
+            while True:
+                try:
+                    data = os.read(stream.fileno(), 65536)
+                except (BlockingIOError, OSError, ValueError):
+                    break
+                if not data:
+                    break
+                worker.output[kind] = worker.output.get(kind, b"") + data
+            rest = worker.output.pop(kind, b"")
+            label = "task %s" % worker.task if worker.task is not None else "worker"
+            for line in rest.split(b"\n"):
+                if line:
+                    sys.stderr.write("[%s] %s\n" % (label, line.decode("utf-8", "replace")))
+        sys.stderr.flush()
+
     def _read_output(self, worker, kind):
         stream = worker.process.stdout if kind == "stdout" else worker.process.stderr
         try:
@@ -371,7 +389,11 @@ class Coordinator:
             self._call(worker, message)
         elif op == "probe":
             reply = self.state.wait_reply(message["future"])
-            sent = worker.send({"op": "resume", "reply": reply} if reply is not None else {"op": "checkpoint"})
+            if reply is None:
+                sent = worker.send({"op": "checkpoint"})
+            else:
+                sent = worker.send({"op": "resume", "reply": reply,
+                                    "done": self.state.done_siblings(message["future"])})
             if not sent:
                 self._worker_died(worker)
         elif op in ("done", "failed"):
@@ -413,7 +435,7 @@ class Coordinator:
         self.state.apply(task, call)
         if pipelined:
             # The worker knew the answer and went on: the task is running, not waiting.
-            self.state.take_runnable(task)
+            self.state.keep_running(task)
         if task == MAIN and call["kind"] == "exit":
             self.main_json = call.get("json")
             self.main_json_error = call.get("json_error")
@@ -432,7 +454,7 @@ class Coordinator:
             worker.wait_until = time.monotonic() + self.block_wait
 
     def _resume_in_place(self, worker, task_id):
-        self.state.take_runnable(task_id)
+        self.state.keep_running(task_id)
         task = self.state.tasks[task_id]
         self.replies[task_id] = task.reply
         worker.mode = "busy"
@@ -538,15 +560,15 @@ class Coordinator:
         raise RunFailed(self.state.deadlock_message(lambda t: self.where.get(t) or "its start"))
 
     def _stop_workers(self):
+        # Workers exit on `stop` (or when their stdin closes); the run does not wait for the
+        # interpreters to shut down, except those still busy, which are killed.
         for worker in self.workers:
-            worker.send({"op": "stop"})
-        deadline = time.monotonic() + 1.0
-        for worker in self.workers:
-            try:
-                worker.process.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
+            if worker.mode in ("busy", "starting") and worker.task is not None:
                 worker.kill()
+            else:
+                worker.send({"op": "stop"})
         for worker in self.workers:
+            self._drain_output(worker)
             for stream in (worker.process.stdin, worker.process.stdout, worker.process.stderr):
                 try:
                     stream.close()

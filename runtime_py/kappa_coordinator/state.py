@@ -176,6 +176,24 @@ class State:
         child.handled = True
         return self._results_reply([child], False)
 
+    def done_siblings(self, future_id, limit=64):
+        """Replies to waits on the futures numbered next after `future_id` (`t.s+1`, ... for
+        `spawn`; `t.s.i+1`, ... for `map_spawn`) that are done and did not fail, up to `limit`
+        numbers on: a task that waits on one future of a batch usually waits on the next ones."""
+        prefix, _, index = future_id.rpartition(".")
+        if not prefix or not index.isdigit():
+            return {}
+        replies = {}
+        for i in range(int(index) + 1, int(index) + 1 + limit):
+            child = self.tasks.get("%s.%d" % (prefix, i))
+            if child is None:
+                continue  # that call number made no task
+            if not child.done:
+                break
+            if child.error is None:
+                replies[child.id] = {"value": child.result}
+        return replies
+
     @staticmethod
     def _results_reply(children, many):
         """The reply to a wait on finished children: the first error, or the result(s)."""
@@ -186,7 +204,7 @@ class State:
             return {"values": [c.result for c in children]}
         return {"value": children[0].result}
 
-    def take_runnable(self, task_id):
+    def keep_running(self, task_id):
         """Removes a runnable task that its worker goes on running (it has its answer). It was
         usually made runnable last, so this is cheap however many tasks wait for a worker."""
         if self.runnable and self.runnable[-1] == task_id:
