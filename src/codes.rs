@@ -66,7 +66,7 @@ codes! {
     PausingDecoratedFunction = "K035", "pausing-decorated-function", Error, "a function that can pause has a decorator other than `on_coordinator` (not yet supported)";
     SpawnOfNestedFunction = "K036", "spawn-of-nested-function", Error, "(retired) a nested function or lambda is spawned as a task";
     PauseInUnsupportedPosition = "K037", "pause-in-unsupported-position", Error, "a pause point where the transform cannot yet put one (an f-string, a `match` statement, an assignment target ...)";
-    PauseInFinally = "K038", "pause-in-finally", Error, "a pause point inside a `finally` block (not yet supported)";
+    PauseInFinally = "K038", "pause-in-finally", Error, "(retired) a pause point inside a `finally` block";
     UnpicklableContextManager = "K039", "unpicklable-context-manager", Warning, "a `with` block pauses while holding a resource that cannot be saved in a checkpoint";
     PausingFunctionEscapes = "K040", "pausing-function-escapes", Error, "a function that can pause is passed to code kappac cannot transform";
     CapturedVariableReassigned = "K041", "captured-variable-reassigned", Error, "a function that can pause has a variable captured by a nested function or lambda and changed after its creation";
@@ -80,6 +80,7 @@ const RETIRED: &[(Code, &str)] = &[
     (Code::PauseInWith, "0.1.0"),
     (Code::PauseInLoopElse, "0.1.0"),
     (Code::SpawnOfNestedFunction, "0.2.0"),
+    (Code::PauseInFinally, "0.2.0"),
 ];
 
 impl Code {

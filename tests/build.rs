@@ -116,12 +116,12 @@ fn bundle_has_handler_runtime_files_and_manifest() {
 fn apps_with_errors_are_not_built() {
     let dir = temp_dir("errors");
     let app = dir.join("app");
-    write(&app.join("handler.py"), "import rt\n\ndef handler(event, context):\n    try:\n        return 1\n    finally:\n        rt.checkpoint()\n");
+    write(&app.join("handler.py"), "import rt\n\ndef handler(event, context):\n    lazy = (rt.checkpoint() for _ in range(2))\n    return list(lazy)\n");
     let out = dir.join("out");
     let result = kappac(&["build", &s(&app), "-o", &s(&out)]);
     assert_eq!(result.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&result.stderr);
-    assert!(stderr.contains("error[K038]"), "{stderr}");
+    assert!(stderr.contains("error[K033]"), "{stderr}");
     assert!(stderr.contains("nothing was built"));
     assert!(!out.exists(), "nothing may be written");
     let leftovers: Vec<_> = std::fs::read_dir(&dir)
@@ -188,8 +188,8 @@ fn emit_prints_the_transformed_module_or_the_errors() {
     assert!(ok.status.success());
     let text = String::from_utf8_lossy(&ok.stdout);
     assert!(text.contains("import rt as _kappa_rt") && text.contains("def _kappa_fib_c1("));
-    let bad = kappac(&["emit", "tests/fixtures/diagnostics/K038.py"]);
+    let bad = kappac(&["emit", "tests/fixtures/diagnostics/K033.py"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(bad.stdout.is_empty());
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("error[K038]"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("error[K033]"));
 }

@@ -57,7 +57,6 @@ pub enum Callee<'a> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum ConstructKind {
-    Finally,
     /// A `with` whose context expression makes a resource that cannot be pickled.
     UnpicklableWith,
     GeneratorExpression,
@@ -380,19 +379,7 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                     self.body(&h.body);
                 }
                 self.body(&try_stmt.orelse);
-                match try_stmt.finalbody.first() {
-                    // A `finally` that pauses is compiled unless the `try` is left by a jump
-                    // (the `finally` would have to remember it across the pause). Labelled at
-                    // the block's first statement (the `finally` keyword has no node).
-                    Some(first)
-                        if leaves_early(&try_stmt.body, &try_stmt.handlers, &try_stmt.orelse) =>
-                    {
-                        self.with_construct(ConstructKind::Finally, first.range(), |w| {
-                            w.body(&try_stmt.finalbody)
-                        });
-                    }
-                    _ => self.body(&try_stmt.finalbody),
-                }
+                self.body(&try_stmt.finalbody);
             }
             Stmt::Match(match_stmt) => {
                 self.expr(&match_stmt.subject);
@@ -1167,42 +1154,4 @@ fn collect_target_names<'a>(target: &'a Expr, out: &mut Vec<&'a str>) {
         Expr::Starred(s) => collect_target_names(&s.value, out),
         _ => {}
     }
-}
-
-/// Whether the body, handlers or `else` of a `try` statement leave it by a jump: a `return`, or
-/// a `break` or `continue` of a loop around the `try`.
-pub fn leaves_early(
-    body: &[Stmt],
-    handlers: &[ruff_python_ast::ExceptHandler],
-    orelse: &[Stmt],
-) -> bool {
-    use ruff_python_ast::visitor::{self, Visitor};
-    #[derive(Default)]
-    struct Finder {
-        loops: u32,
-        found: bool,
-    }
-    impl<'v> Visitor<'v> for Finder {
-        fn visit_stmt(&mut self, stmt: &'v Stmt) {
-            match stmt {
-                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
-                Stmt::Return(_) => self.found = true,
-                Stmt::Break(_) | Stmt::Continue(_) if self.loops == 0 => self.found = true,
-                Stmt::For(_) | Stmt::While(_) => {
-                    self.loops += 1;
-                    visitor::walk_stmt(self, stmt);
-                    self.loops -= 1;
-                }
-                _ => visitor::walk_stmt(self, stmt),
-            }
-        }
-        fn visit_expr(&mut self, _expr: &'v ruff_python_ast::Expr) {}
-    }
-    let mut finder = Finder::default();
-    visitor::walk_body(&mut finder, body);
-    for handler in handlers {
-        finder.visit_except_handler(handler);
-    }
-    visitor::walk_body(&mut finder, orelse);
-    finder.found
 }

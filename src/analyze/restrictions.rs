@@ -249,12 +249,6 @@ fn constructs(ctx: &Context, out: &mut Vec<Diagnostic>) {
         let construct = site.enclosing.iter().find(|c| c.kind == kind).copied();
         let Some(construct) = construct else { continue };
         let (code, message, label, help) = match kind {
-            ConstructKind::Finally => (
-                Code::PauseInFinally,
-                "pause point inside the `finally` block of a `try` that is left by `return`, `break` or `continue`",
-                "this `finally` block would have to remember, across the pause, where to go after it",
-                "let the `try` end normally (assign the result to a variable and `return` it after the `try` statement), or keep the `finally` block free of pauses",
-            ),
             ConstructKind::UnpicklableWith => (
                 Code::UnpicklableContextManager,
                 "a `with` block pauses while holding a resource that cannot be saved in a checkpoint",

@@ -35,6 +35,9 @@ pub struct Lowerer<'s> {
     pub unsupported: Vec<Unsupported>,
     /// Comprehension variables renamed in the code being lowered (innermost last).
     renames: Vec<(String, String)>,
+    /// Inside the `try` of a pausing `finally`: statements holding `return`, `break` or
+    /// `continue` are lowered (not kept verbatim), so that those jumps can be redirected.
+    lower_jumps: u32,
 }
 
 /// Whether an expression (not looking into nested scopes) contains a pause point.
@@ -139,6 +142,7 @@ impl<'s> Lowerer<'s> {
             next_resume_point: first_resume_point,
             unsupported: Vec::new(),
             renames: Vec::new(),
+            lower_jumps: 0,
         }
     }
 
@@ -840,7 +844,7 @@ impl<'s> Lowerer<'s> {
     }
 
     fn lower_stmt<'a>(&mut self, stmt: &'a Stmt, out: &mut Vec<Node<'a>>) {
-        if !self.stmt_pauses(stmt) {
+        if !self.stmt_pauses(stmt) && !(self.lower_jumps > 0 && holds_jump(stmt)) {
             out.push(Node::Plain(stmt));
             return;
         }
@@ -939,7 +943,14 @@ impl<'s> Lowerer<'s> {
             Stmt::AugAssign(assign) => self.lower_aug_assign(assign, out),
             Stmt::Return(ret) => {
                 let Some(value) = &ret.value else {
-                    out.push(Node::Plain(stmt));
+                    out.push(Node::Line {
+                        code: Code {
+                            text: "return".to_owned(),
+                            ..Code::default()
+                        },
+                        returns: true,
+                        origin,
+                    });
                     return;
                 };
                 let code = self.flatten_expr(value, out);
@@ -1070,6 +1081,14 @@ impl<'s> Lowerer<'s> {
                 let nodes = self.lower_with(&with.items, &with.body, origin, out);
                 out.extend(nodes);
             }
+            Stmt::Break(_) => out.push(Node::Jump {
+                jump: Jump::Break,
+                origin,
+            }),
+            Stmt::Continue(_) => out.push(Node::Jump {
+                jump: Jump::Continue,
+                origin,
+            }),
             Stmt::Match(_) => {
                 self.unsupported(origin, "a `match` statement");
                 out.push(Node::Plain(stmt));
@@ -1253,15 +1272,6 @@ impl<'s> Lowerer<'s> {
             return;
         }
         if try_stmt.finalbody.iter().any(|s| self.stmt_pauses(s)) {
-            if crate::analyze::calls::leaves_early(
-                &try_stmt.body,
-                &try_stmt.handlers,
-                &try_stmt.orelse,
-            ) {
-                // Reported by `check` as K038.
-                out.push(Node::Plain(stmt));
-                return;
-            }
             self.lower_pausing_finally(try_stmt, out);
             return;
         }
@@ -1322,34 +1332,45 @@ impl<'s> Lowerer<'s> {
         }
     }
 
-    /// A `try` whose `finally` block pauses (and whose other blocks end normally or raise):
-    /// the exception leaving the rest of the `try`, if any, is kept in a variable; then the
-    /// `finally` block runs as ordinary code, then the exception is raised again.
+    /// A `try` whose `finally` block pauses: the rest of the `try` runs inside a one-shot
+    /// loop that records how it ended — the exception leaving it, or a `return` (with its
+    /// value), `break` or `continue` leaving it, each of which leaves the one-shot loop; then the
+    /// `finally` block runs as ordinary code (so it can pause), then the recorded ending is
+    /// carried out.
     ///
     /// ```python
-    /// _kappa_fe = None
-    /// try:
-    ///     <the try statement without its finally>
-    /// except BaseException as _kappa_fx:   # a pause unwinding is let through before this
-    ///     _kappa_fe = _kappa_fx
+    /// _kappa_fe = None; _kappa_fk = 0
+    /// for _kappa_once in (0,):
+    ///     try:
+    ///         <the try statement without its finally; `return x` is
+    ///          `_kappa_fr = x; _kappa_fk = 1; break`, `break` is `_kappa_fk = 2; break` ...>
+    ///     except BaseException as _kappa_fx:   # a pause unwinding is let through before this
+    ///         _kappa_fe = _kappa_fx
     /// <finally block>
     /// if _kappa_fe is not None: raise _kappa_fe
+    /// if _kappa_fk == 1: return _kappa_fr      (and `break`, `continue`)
     /// ```
     fn lower_pausing_finally<'a>(&mut self, try_stmt: &'a ast::StmtTry, out: &mut Vec<Node<'a>>) {
         let origin = try_stmt.range;
         let id = self.id();
-        let (pending, caught) = (format!("_kappa_fe{id}"), format!("_kappa_fx{id}"));
+        let names = Ending {
+            pending: format!("_kappa_fe{id}"),
+            kind: format!("_kappa_fk{id}"),
+            value: format!("_kappa_fr{id}"),
+        };
+        let caught = format!("_kappa_fx{id}");
         let line = |text: String, uses: Vec<String>, defs: Vec<String>| Node::Line {
             code: Code { text, uses, defs },
             returns: false,
             origin,
         };
         out.push(line(
-            format!("{pending} = None"),
+            format!("{} = None", names.pending),
             vec![],
-            vec![pending.clone()],
+            vec![names.pending.clone()],
         ));
-        let without_finally = if try_stmt.handlers.is_empty() {
+        self.lower_jumps += 1;
+        let mut without_finally = if try_stmt.handlers.is_empty() {
             self.lower_block(&try_stmt.body)
         } else {
             vec![self.try_node(
@@ -1360,8 +1381,23 @@ impl<'s> Lowerer<'s> {
                 origin,
             )]
         };
+        self.lower_jumps -= 1;
+        let mut jumps = [false; 3];
+        let mut next_id = self.next_id;
+        redirect_jumps(&mut without_finally, &names, &mut jumps, &mut || {
+            next_id += 1;
+            next_id
+        });
+        self.next_id = next_id;
+        if jumps.iter().any(|j| *j) {
+            out.push(line(
+                format!("{} = 0", names.kind),
+                vec![],
+                vec![names.kind.clone()],
+            ));
+        }
         let try_id = self.id();
-        out.push(Node::Try {
+        let guarded = Node::Try {
             id: try_id,
             body: without_finally,
             handlers: vec![super::ir::Handler {
@@ -1369,22 +1405,79 @@ impl<'s> Lowerer<'s> {
                 var: caught.clone(),
                 name: None,
                 body: vec![line(
-                    format!("{pending} = {caught}"),
+                    format!("{} = {caught}", names.pending),
                     vec![caught.clone()],
-                    vec![pending.clone()],
+                    vec![names.pending.clone()],
                 )],
                 origin,
             }],
             orelse: Vec::new(),
             finalbody: Vec::new(),
             origin,
-        });
+        };
+        if jumps.iter().any(|j| *j) {
+            let loop_id = self.id();
+            out.push(Node::For {
+                id: loop_id,
+                target: Code {
+                    text: format!("_kappa_once{loop_id}"),
+                    uses: Vec::new(),
+                    defs: vec![format!("_kappa_once{loop_id}")],
+                },
+                iter: Code {
+                    text: "(0,)".to_owned(),
+                    ..Code::default()
+                },
+                iterator_var: format!("_kappa_it{loop_id}"),
+                body: vec![guarded],
+                orelse: Vec::new(),
+                origin,
+            });
+        } else {
+            out.push(guarded);
+        }
         out.extend(self.lower_block(&try_stmt.finalbody));
         out.push(line(
-            format!("if {pending} is not None: raise {pending}"),
-            vec![pending.clone()],
+            format!("if {0} is not None: raise {0}", names.pending),
+            vec![names.pending.clone()],
             vec![],
         ));
+        for (index, jumped) in jumps.iter().enumerate() {
+            if !*jumped {
+                continue;
+            }
+            let then = match index {
+                0 => Node::Line {
+                    code: Code {
+                        text: format!("return {}", names.value),
+                        uses: vec![names.value.clone()],
+                        defs: Vec::new(),
+                    },
+                    returns: true,
+                    origin,
+                },
+                1 => Node::Jump {
+                    jump: Jump::Break,
+                    origin,
+                },
+                _ => Node::Jump {
+                    jump: Jump::Continue,
+                    origin,
+                },
+            };
+            let if_id = self.id();
+            out.push(Node::If {
+                id: if_id,
+                test: Code {
+                    text: format!("{} == {}", names.kind, index + 1),
+                    uses: vec![names.kind.clone()],
+                    defs: Vec::new(),
+                },
+                body: vec![then],
+                orelse: Vec::new(),
+                origin,
+            });
+        }
     }
 
     fn lower_if<'a>(
@@ -1511,6 +1604,186 @@ impl<'s> Lowerer<'s> {
 }
 
 /// Whether a statement holds a `break` or `continue` that leaves it (not inside a loop of its own).
+/// The variables a pausing `finally` records how the rest of its `try` ended in.
+struct Ending {
+    /// The exception leaving the `try`, or None.
+    pending: String,
+    /// 0: it ended normally (or raised); 1: `return`; 2: `break`; 3: `continue`.
+    kind: String,
+    /// The value of the `return`.
+    value: String,
+}
+
+/// Rewrites the jumps that leave the `try` of a pausing `finally` (`return`s anywhere, and
+/// `break`/`continue` not inside a loop of the `try`) into "record, then leave the one-shot
+/// loop". `jumps` says which kinds occurred (return, break, continue).
+fn redirect_jumps(
+    nodes: &mut Vec<Node<'_>>,
+    names: &Ending,
+    jumps: &mut [bool; 3],
+    new_id: &mut dyn FnMut() -> NodeId,
+) {
+    redirect_in(nodes, names, jumps, 0, new_id);
+}
+
+/// Returns whether it rewrote anything. A jump redirected inside a loop of the `try` only
+/// leaves that loop: the loop is followed by `if <kind>: break`, which leaves the next one.
+fn redirect_in(
+    nodes: &mut Vec<Node<'_>>,
+    names: &Ending,
+    jumps: &mut [bool; 3],
+    loops: u32,
+    new_id: &mut dyn FnMut() -> NodeId,
+) -> bool {
+    let mut redirected = false;
+    let mut index = 0;
+    while index < nodes.len() {
+        let mut after_loop = None;
+        let replacement = match &mut nodes[index] {
+            Node::Line {
+                code,
+                returns: true,
+                origin,
+            } => {
+                jumps[0] = true;
+                let value = code.text.strip_prefix("return").unwrap_or("").trim();
+                let value = if value.is_empty() { "None" } else { value };
+                let record = |text: String, uses: Vec<String>, defs: Vec<String>| Node::Line {
+                    code: Code { text, uses, defs },
+                    returns: false,
+                    origin: *origin,
+                };
+                Some(vec![
+                    record(
+                        format!("{} = {value}", names.value),
+                        code.uses.clone(),
+                        vec![names.value.clone()],
+                    ),
+                    record(
+                        format!("{} = 1", names.kind),
+                        vec![],
+                        vec![names.kind.clone()],
+                    ),
+                    Node::Jump {
+                        jump: Jump::Break,
+                        origin: *origin,
+                    },
+                ])
+            }
+            Node::Jump { jump, origin } if loops == 0 => {
+                let kind = if *jump == Jump::Break { 2 } else { 3 };
+                jumps[kind - 1] = true;
+                Some(vec![
+                    Node::Line {
+                        code: Code {
+                            text: format!("{} = {kind}", names.kind),
+                            uses: Vec::new(),
+                            defs: vec![names.kind.clone()],
+                        },
+                        returns: false,
+                        origin: *origin,
+                    },
+                    Node::Jump {
+                        jump: Jump::Break,
+                        origin: *origin,
+                    },
+                ])
+            }
+            Node::If { body, orelse, .. } => {
+                redirected |= redirect_in(body, names, jumps, loops, new_id);
+                redirected |= redirect_in(orelse, names, jumps, loops, new_id);
+                None
+            }
+            Node::For {
+                body,
+                orelse,
+                origin,
+                ..
+            }
+            | Node::While {
+                body,
+                orelse,
+                origin,
+                ..
+            } => {
+                if redirect_in(body, names, jumps, loops + 1, new_id) {
+                    redirected = true;
+                    after_loop = Some(*origin);
+                }
+                // A loop's `else` is outside the loop: its jumps are the enclosing loop's.
+                redirected |= redirect_in(orelse, names, jumps, loops, new_id);
+                None
+            }
+            Node::Try {
+                body,
+                handlers,
+                orelse,
+                finalbody,
+                ..
+            } => {
+                redirected |= redirect_in(body, names, jumps, loops, new_id);
+                for handler in handlers {
+                    redirected |= redirect_in(&mut handler.body, names, jumps, loops, new_id);
+                }
+                redirected |= redirect_in(orelse, names, jumps, loops, new_id);
+                redirected |= redirect_in(finalbody, names, jumps, loops, new_id);
+                None
+            }
+            _ => None,
+        };
+        match replacement {
+            Some(new) => {
+                redirected = true;
+                let count = new.len();
+                nodes.splice(index..=index, new);
+                index += count;
+            }
+            None => index += 1,
+        }
+        if let Some(origin) = after_loop {
+            nodes.insert(index, leave_if_recorded(names, origin, new_id()));
+            index += 1;
+        }
+    }
+    redirected
+}
+
+/// `if <kind>: break`, after a loop of the `try` that a redirected jump left.
+fn leave_if_recorded<'a>(names: &Ending, origin: TextRange, id: NodeId) -> Node<'a> {
+    Node::If {
+        id,
+        test: Code {
+            text: names.kind.clone(),
+            uses: vec![names.kind.clone()],
+            defs: Vec::new(),
+        },
+        body: vec![Node::Jump {
+            jump: Jump::Break,
+            origin,
+        }],
+        orelse: Vec::new(),
+        origin,
+    }
+}
+
+/// Whether a statement holds a `return`, `break` or `continue` (not in a nested function).
+fn holds_jump(stmt: &Stmt) -> bool {
+    struct Finder(bool);
+    impl<'a> Visitor<'a> for Finder {
+        fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            match stmt {
+                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+                Stmt::Return(_) | Stmt::Break(_) | Stmt::Continue(_) => self.0 = true,
+                _ => visitor::walk_stmt(self, stmt),
+            }
+        }
+        fn visit_expr(&mut self, _expr: &'a Expr) {}
+    }
+    let mut finder = Finder(false);
+    finder.visit_stmt(stmt);
+    finder.0
+}
+
 fn leaves_loop(stmt: &Stmt) -> bool {
     struct Finder {
         depth: u32,
