@@ -162,7 +162,7 @@ pub fn build(
         resume_points: &transformed.resume_points,
         line_map: &transformed.line_map,
     };
-    let manifest = serde_json::to_vec_pretty(&manifest)
+    let manifest = serde_json::to_vec(&manifest)
         .map_err(|e| BuildError::Io(format!("cannot write the manifest: {e}")))?;
     entries.push((MANIFEST.to_owned(), manifest));
     entries.sort_by(|a, b| a.0.cmp(&b.0));
