@@ -110,6 +110,21 @@ def time_runs(args, runs, must_succeed=False):
     return times
 
 
+def throughput_table(rows, target):
+    """Markdown rows: each input's lines/s (min, median, max) and its median against `target`."""
+    table = [
+        "| input | lines | lines/s min | median | max | median vs. target |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, lines, _times, rates in rows:
+        median = statistics.median(rates)
+        table.append(
+            f"| {label} | {lines:,} | {rates[0]:,.0f} | {median:,.0f} | {rates[-1]:,.0f} "
+            f"| {median / target:.2f}× |"
+        )
+    return table
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5)
@@ -172,15 +187,8 @@ def main():
         "",
         f"Target: at least {TARGET_LINES_PER_SECOND:,} lines/s.",
         "",
-        "| input | lines | lines/s min | median | max | median vs. target |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for label, lines, _times, rates in rows:
-        median = statistics.median(rates)
-        lines_out.append(
-            f"| {label} | {lines:,} | {rates[0]:,.0f} | {median:,.0f} | {rates[-1]:,.0f} "
-            f"| {median / TARGET_LINES_PER_SECOND:.2f}× |"
-        )
+    lines_out += throughput_table(rows, TARGET_LINES_PER_SECOND)
     lines_out += [
         "",
         "### `kappac build` throughput",
@@ -188,15 +196,8 @@ def main():
         f"Target: at least {TARGET_BUILD_LINES_PER_SECOND:,} lines/s. A build checks the handler,",
         "transforms every pausing function and writes the bundle (runtime included).",
         "",
-        "| input | lines | lines/s min | median | max | median vs. target |",
-        "| --- | ---: | ---: | ---: | ---: | ---: |",
     ]
-    for label, lines, _times, rates in build_rows:
-        median = statistics.median(rates)
-        lines_out.append(
-            f"| {label} | {lines:,} | {rates[0]:,.0f} | {median:,.0f} | {rates[-1]:,.0f} "
-            f"| {median / TARGET_BUILD_LINES_PER_SECOND:.2f}× |"
-        )
+    lines_out += throughput_table(build_rows, TARGET_BUILD_LINES_PER_SECOND)
     summary.add("`kappac check`, generated 50k-line handler", "lines/s", rows[2][3],
                 TARGET_LINES_PER_SECOND, higher_is_better=True)
     summary.add("`kappac check`, stdlib concatenated", "lines/s", rows[0][3],
