@@ -211,6 +211,15 @@ def main():
         "(c) is (time of %d hops − time of 1 hop) / %d; each hop is an `enqueue` (checkpoint" % (HOPS, 2 * HOPS - 1),
         "committed) and the other task's invocation from its checkpoint, so it is an upper bound on",
         "the resume latency alone.",
+        "(d) the ideal is %d × %d ms / %d workers. What it costs beyond: starting 8 fresh worker" % (
+            FANOUT, FANOUT_SLEEP * 1000, FANOUT_WORKERS),
+        "interpreters (the first column includes it; the second leaves it out by subtracting a run of",
+        "0 tasks), and per task a round trip through the coordinator between one task's `done` and",
+        "the next `invoke`, during which the worker idles: with 8 workers and the coordinator on two",
+        "cores that is about %.1f ms a task. What it would take: send each worker its next" % (
+            (statistics.median(fanout) - statistics.median(fanout_empty) - ideal) / (FANOUT / FANOUT_WORKERS) * 1000),
+        "invocation before it finishes the current one (one queued per worker), and start workers",
+        "from a pre-imported fork server instead of fresh interpreters.",
     ]
     fixed = statistics.median(empty_ours)
     per_task = (statistics.median(ours) - fixed) / SPAWNS * 1000

@@ -49,13 +49,12 @@ fn captured_then_reassigned(
     let scopes = &ctx.analysis.scopes;
     let owner_name = &scopes.function(owner).qualname;
     let nested_fn = scopes.function(nested_id);
-    let mut loads = Loads::default();
-    match nested_fn.node {
-        FunctionNode::Def(def) => visitor::walk_body(&mut loads, &def.body),
-        FunctionNode::Lambda(lambda) => loads.visit_expr(&lambda.body),
-    }
+    let uses = match nested_fn.node {
+        FunctionNode::Def(def) => super::names::in_body(&def.body),
+        FunctionNode::Lambda(lambda) => super::names::in_expr(&lambda.body),
+    };
     let mut reported = Vec::new();
-    for (name, _) in &loads.names {
+    for (name, _) in &uses.loads {
         if reported.contains(name) {
             continue;
         }
@@ -240,22 +239,5 @@ impl<'a> Visitor<'a> for Body {
             self.store(name.as_str(), name.range);
         }
         visitor::walk_except_handler(self, handler);
-    }
-}
-
-/// Every name read in a function body, nested scopes included.
-#[derive(Default)]
-struct Loads {
-    names: Vec<(String, TextRange)>,
-}
-
-impl<'a> Visitor<'a> for Loads {
-    fn visit_expr(&mut self, expr: &'a Expr) {
-        if let Expr::Name(name) = expr {
-            if name.ctx == ExprContext::Load {
-                self.names.push((name.id.to_string(), name.range));
-            }
-        }
-        visitor::walk_expr(self, expr);
     }
 }

@@ -7,6 +7,7 @@ pub mod can_pause;
 mod closures;
 mod escape;
 mod handler;
+pub mod names;
 mod restrictions;
 pub mod rt_api;
 pub mod scopes;

@@ -4,11 +4,12 @@
 //! comprehensions that pause into loops with their variables renamed so they do not leak.
 
 use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{self as ast, BoolOp, Expr, ExprContext, Stmt};
+use ruff_python_ast::{self as ast, BoolOp, Expr, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::FxHashSet;
 
 use super::ir::{Code, Jump, Node, NodeId};
+use crate::analyze::names::in_expr as name_uses;
 
 /// A statement kind or position kappac cannot yet compile with a pause point inside.
 #[derive(Debug)]
@@ -90,33 +91,6 @@ impl<'a> Visitor<'a> for PauseFinder<'_> {
             _ => visitor::walk_stmt(self, stmt),
         }
     }
-}
-
-/// Names read (and, for walrus, written) by an expression, with their ranges.
-#[derive(Default)]
-struct NameUses {
-    loads: Vec<(String, TextRange)>,
-    stores: Vec<(String, TextRange)>,
-}
-
-impl<'a> Visitor<'a> for NameUses {
-    fn visit_expr(&mut self, expr: &'a Expr) {
-        if let Expr::Name(name) = expr {
-            let entry = (name.id.to_string(), name.range);
-            match name.ctx {
-                ExprContext::Load => self.loads.push(entry),
-                ExprContext::Store | ExprContext::Del => self.stores.push(entry),
-                ExprContext::Invalid => {}
-            }
-        }
-        visitor::walk_expr(self, expr);
-    }
-}
-
-fn name_uses(expr: &Expr) -> NameUses {
-    let mut uses = NameUses::default();
-    uses.visit_expr(expr);
-    uses
 }
 
 fn inside(range: TextRange, replacements: &[(TextRange, String)]) -> bool {
@@ -844,7 +818,8 @@ impl<'s> Lowerer<'s> {
     }
 
     fn lower_stmt<'a>(&mut self, stmt: &'a Stmt, out: &mut Vec<Node<'a>>) {
-        if !self.stmt_pauses(stmt) && !(self.lower_jumps > 0 && holds_jump(stmt)) {
+        let redirectable_jump = self.lower_jumps > 0 && holds_jump(stmt);
+        if !(self.stmt_pauses(stmt) || redirectable_jump) {
             out.push(Node::Plain(stmt));
             return;
         }

@@ -349,24 +349,13 @@ fn lower_function<'a>(
 
 /// Names a function reads from enclosing functions (at any depth of its body).
 fn free_variables(analysis: &Analysis<'_>, id: FunctionId, def: &StmtFunctionDef) -> Vec<String> {
-    use ruff_python_ast::visitor::{self, Visitor};
-    struct Loads(Vec<String>);
-    impl<'v> Visitor<'v> for Loads {
-        fn visit_expr(&mut self, expr: &'v ruff_python_ast::Expr) {
-            if let ruff_python_ast::Expr::Name(name) = expr {
-                self.0.push(name.id.to_string());
-            }
-            visitor::walk_expr(self, expr);
-        }
-    }
     if analysis.scopes.function(id).parent == ScopeId::Module {
         return Vec::new();
     }
-    let mut loads = Loads(Vec::new());
-    visitor::walk_body(&mut loads, &def.body);
-    loads
-        .0
+    crate::analyze::names::in_body(&def.body)
+        .loads
         .into_iter()
+        .map(|(name, _)| name)
         .filter(|name| {
             matches!(
                 analysis.scopes.resolve(ScopeId::Function(id), name),
