@@ -176,14 +176,16 @@ class State:
         child.handled = True
         return self._results_reply([child], False)
 
-    def done_siblings(self, future_id, limit=64):
+    def done_siblings(self, future_id, limit=64, max_bytes=1 << 20):
         """Replies to waits on the futures numbered next after `future_id` (`t.s+1`, ... for
         `spawn`; `t.s.i+1`, ... for `map_spawn`) that are done and did not fail, up to `limit`
-        numbers on: a task that waits on one future of a batch usually waits on the next ones."""
+        numbers on, and `max_bytes` of results: a task that waits on one future of a batch
+        usually waits on the next ones."""
         prefix, _, index = future_id.rpartition(".")
         if not prefix or not index.isdigit():
             return {}
         replies = {}
+        size = 0
         for i in range(int(index) + 1, int(index) + 1 + limit):
             child = self.tasks.get("%s.%d" % (prefix, i))
             if child is None:
@@ -191,6 +193,9 @@ class State:
             if not child.done:
                 break
             if child.error is None:
+                size += len(child.result)
+                if size > max_bytes:
+                    break
                 replies[child.id] = {"value": child.result}
         return replies
 
