@@ -318,21 +318,14 @@ fn lower_function<'a>(
     next_resume_point: &mut u32,
 ) -> Lowered<'a> {
     let function = analysis.scopes.function(id);
-    let FunctionNode::Def(def) = function.node else {
-        unreachable!("only `def` functions are lowered")
-    };
-    let mut lowerer = Lowerer::new(file, pause_calls, pause_starts, *next_resume_point);
-    lowerer.globals = function
-        .global_decls
-        .keys()
-        .map(|k| (*k).to_owned())
-        .collect();
-    let body = lowerer.lower_block(&def.body);
-    *next_resume_point = lowerer.next_resume_point;
-    let errors = std::mem::take(&mut lowerer.unsupported)
-        .into_iter()
-        .map(unsupported_diagnostic)
-        .collect();
+    let (def, body, errors) = lower_body(
+        file,
+        analysis,
+        id,
+        pause_calls,
+        pause_starts,
+        next_resume_point,
+    );
     // The variables a continuation must get back: the function's own, and those it uses from
     // enclosing functions (saved by value; a nested function does not write them, K023).
     let mut locals: FxHashSet<String> = function.locals.keys().map(|k| (*k).to_owned()).collect();
@@ -345,6 +338,36 @@ fn lower_function<'a>(
         liveness,
         errors,
     }
+}
+
+/// A pausing `def` lowered to the IR, with the positions it cannot compile (K037). The one
+/// lowering `check` and `build` share, so that `check` reports everything `build` refuses.
+fn lower_body<'a>(
+    file: &SourceFile,
+    analysis: &Analysis<'a>,
+    id: FunctionId,
+    pause_calls: &FxHashSet<(TextSize, TextSize)>,
+    pause_starts: &[TextSize],
+    next_resume_point: &mut u32,
+) -> (&'a StmtFunctionDef, Vec<ir::Node<'a>>, Vec<Diagnostic>) {
+    let function = analysis.scopes.function(id);
+    let FunctionNode::Def(def) = function.node else {
+        unreachable!("only `def` functions are lowered")
+    };
+    let mut lowerer = Lowerer::new(file, pause_calls, pause_starts, *next_resume_point);
+    lowerer.globals = function
+        .global_decls
+        .keys()
+        .map(|k| (*k).to_owned())
+        .collect();
+    lowerer.shadowed = shadowed_names(analysis, id);
+    let body = lowerer.lower_block(&def.body);
+    *next_resume_point = lowerer.next_resume_point;
+    let errors = std::mem::take(&mut lowerer.unsupported)
+        .into_iter()
+        .map(unsupported_diagnostic)
+        .collect();
+    (def, body, errors)
 }
 
 /// Names a function reads from enclosing functions (at any depth of its body).
@@ -438,26 +461,20 @@ pub fn unsupported_positions(
     }
     let pause_starts = sorted_starts(&pause_calls);
     let mut diagnostics = misplaced_definitions(module, analysis);
-    for stmt in &module.body {
-        let defs: Vec<&Stmt> = match stmt {
-            Stmt::ClassDef(class_def) => class_def.body.iter().collect(),
-            other => vec![other],
-        };
-        for def_stmt in defs {
-            let Stmt::FunctionDef(def) = def_stmt else {
-                continue;
-            };
-            let Some(id) = analysis.scopes.function_at(def.range.start()) else {
-                continue;
-            };
-            if !analysis.can_pause.function_can_pause(id) {
-                continue;
-            }
-            let mut lowerer = Lowerer::new(file, &pause_calls, &pause_starts, 1);
-            lowerer.shadowed = shadowed_names(analysis, id);
-            lowerer.lower_block(&def.body);
-            diagnostics.extend(lowerer.unsupported.into_iter().map(unsupported_diagnostic));
-        }
+    let top_level = top_level_defs(module)
+        .filter_map(|start| analysis.scopes.function_at(start))
+        .filter(|id| analysis.can_pause.function_can_pause(*id));
+    let mut next_resume_point = 1;
+    for id in top_level.chain(inner_functions(module, analysis)) {
+        let (_, _, errors) = lower_body(
+            file,
+            analysis,
+            id,
+            &pause_calls,
+            &pause_starts,
+            &mut next_resume_point,
+        );
+        diagnostics.extend(errors);
     }
     diagnostics
 }
