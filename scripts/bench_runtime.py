@@ -25,7 +25,7 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "target", "release", "kappac")
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
-from benchmarks_md import Summary, replace_section  # noqa: E402
+from benchmarks_md import Summary, replace_section, spread  # noqa: E402
 
 WORKERS = 2
 SPAWNS = 1000
@@ -110,11 +110,6 @@ def pool_run(n):
         futures = [pool.submit(trivial, i) for i in range(n)]
         total = sum(f.result() for f in futures)
     return time.perf_counter() - start, total
-
-
-def spread(values):
-    values = sorted(values)
-    return "%.3f / %.3f / %.3f" % (values[0], statistics.median(values), values[-1])
 
 
 def main():

@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 BINARY = os.path.join(ROOT, "target", "release", "kappac")
 sys.path.insert(0, os.path.join(ROOT, "scripts"))
 sys.path.insert(0, os.path.join(ROOT, "runtime_py"))
-from benchmarks_md import Summary, replace_section  # noqa: E402
+from benchmarks_md import Summary, replace_section, spread  # noqa: E402
 
 import rt  # noqa: E402  (the runtime shipped in every bundle)
 from rt import wire  # noqa: E402
@@ -149,10 +149,6 @@ def main():
                 result = rt.resume(wire.loads(checkpoint), rt.Outcome(None))
             per_resume_ms.append((time.perf_counter() - start) / iterations * 1000)
         assert result == 11 + 10 * 1000, result
-
-    def spread(values, fmt):
-        values = sorted(values)
-        return " / ".join(fmt % v for v in (values[0], statistics.median(values), values[-1]))
 
     overhead = [(r - 1) * 100 for r in ratios]
     plain_overhead = [(r - 1) * 100 for r in plain_ratios]

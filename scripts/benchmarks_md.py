@@ -25,6 +25,12 @@ def replace_section(path, title, body):
         f.write(text.rstrip("\n") + "\n")
 
 
+def spread(values, fmt="%.3f"):
+    """`min / median / max` of the values, each formatted with `fmt`."""
+    values = sorted(values)
+    return " / ".join(fmt % v for v in (values[0], statistics.median(values), values[-1]))
+
+
 class Summary:
     """Headline figures of one script, saved as target/bench/<name>.json."""
 

@@ -177,14 +177,7 @@ impl<'a> Visitor<'a> for Body {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
         match stmt {
             Stmt::FunctionDef(def) => {
-                for decorator in &def.decorator_list {
-                    self.visit_expr(&decorator.expression);
-                }
-                for p in def.parameters.iter_non_variadic_params() {
-                    if let Some(default) = &p.default {
-                        self.visit_expr(default);
-                    }
-                }
+                crate::analyze::names::walk_def_header(self, def);
                 self.nested.push(Nested { range: def.range });
                 self.store(def.name.as_str(), def.name.range);
             }

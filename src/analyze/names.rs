@@ -3,7 +3,7 @@
 //! analyses and the transform.
 
 use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{Expr, ExprContext, Stmt};
+use ruff_python_ast::{Expr, ExprContext, Stmt, StmtFunctionDef};
 use ruff_text_size::TextRange;
 
 #[derive(Default)]
@@ -40,4 +40,17 @@ pub fn in_body(body: &[Stmt]) -> NameUses {
     let mut uses = NameUses::default();
     visitor::walk_body(&mut uses, body);
     uses
+}
+
+/// Visits what a `def` statement evaluates where it stands — its decorators and parameter
+/// defaults — but not its body, which runs later, in a scope of its own.
+pub fn walk_def_header<'a, V: Visitor<'a>>(visitor: &mut V, def: &'a StmtFunctionDef) {
+    for decorator in &def.decorator_list {
+        visitor.visit_expr(&decorator.expression);
+    }
+    for p in def.parameters.iter_non_variadic_params() {
+        if let Some(default) = &p.default {
+            visitor.visit_expr(default);
+        }
+    }
 }

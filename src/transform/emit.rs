@@ -71,9 +71,13 @@ impl<'s> Output<'s> {
 
     /// Whether `range` contains an inner function.
     pub fn contains_inner(&self, range: TextRange) -> bool {
+        // Sorted by start: the first one starting at or after `range` decides.
+        let first = self
+            .inner
+            .partition_point(|f| f.lines.start() < range.start());
         self.inner
-            .iter()
-            .any(|f| f.lines.start() >= range.start() && f.lines.start() < range.end())
+            .get(first)
+            .is_some_and(|f| f.lines.start() < range.end())
     }
 
     /// The inner function whose first line starts at `offset`.

@@ -311,14 +311,7 @@ impl<'a> Visitor<'a> for Names {
         match stmt {
             Stmt::FunctionDef(def) => {
                 self.store(def.name.id.to_string());
-                for decorator in &def.decorator_list {
-                    self.visit_expr(&decorator.expression);
-                }
-                for p in def.parameters.iter_non_variadic_params() {
-                    if let Some(default) = &p.default {
-                        self.visit_expr(default);
-                    }
-                }
+                crate::analyze::names::walk_def_header(self, def);
                 // Free variables of the body are read when it runs: count every name it reads.
                 let saved = self.loop_depth;
                 self.loop_depth = u32::MAX / 2;

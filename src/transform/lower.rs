@@ -71,14 +71,7 @@ impl<'a> Visitor<'a> for PauseFinder<'_> {
         }
         match stmt {
             Stmt::FunctionDef(def) => {
-                for decorator in &def.decorator_list {
-                    self.visit_expr(&decorator.expression);
-                }
-                for p in def.parameters.iter_non_variadic_params() {
-                    if let Some(default) = &p.default {
-                        self.visit_expr(default);
-                    }
-                }
+                crate::analyze::names::walk_def_header(self, def);
             }
             Stmt::ClassDef(class_def) => {
                 for decorator in &class_def.decorator_list {
