@@ -70,6 +70,7 @@ codes! {
     UnpicklableContextManager = "K039", "unpicklable-context-manager", Warning, "a `with` block pauses while holding a resource that cannot be saved in a checkpoint";
     PausingFunctionEscapes = "K040", "pausing-function-escapes", Error, "a function that can pause is passed to code kappac cannot transform";
     CapturedVariableReassigned = "K041", "captured-variable-reassigned", Error, "a function that can pause has a variable captured by a nested function or lambda and changed after its creation";
+    UnfollowedCall = "K042", "unfollowed-call", Warning, "a call of a value kappac cannot follow, in a module whose functions can pause";
     CoordinatorCallOutsideHandler = "K050", "coordinator-call-outside-handler", Warning, "a helper module calls the coordinator, but only handler.py is compiled";
 }
 

@@ -402,6 +402,8 @@ class Coordinator:
                 self.state.finish(task, result=message["result"])
                 if task == MAIN:
                     self.main_json, self.main_json_error = message.get("json"), message.get("json_error")
+            elif message.get("fatal"):
+                raise RunFailed("%s cannot go on:\n%s" % (self.state.tasks[task].describe(), message["traceback"]))
             else:
                 self.state.finish(task, error=message["error"], traceback=message["traceback"])
                 if task == MAIN:

@@ -25,6 +25,7 @@ __all__ = [
 
 PROTOCOL_VERSION = 2
 
+import sys as _sys
 import time as _time
 
 
@@ -62,9 +63,11 @@ class Unwind(BaseException):
         super().__init__(request)
         self.request = request
         self.frames = []
+        self.saved_frames = []  # the Python frames that pushed, for `rt.soundness.check`
 
     def push(self, continuation, variables, *receiver):
         self.frames.append(Frame(continuation, receiver, variables))
+        self.saved_frames.append(_sys._getframe(1))
 
 
 class Frame:

@@ -7,7 +7,7 @@ coordinator call and continued in a fresh interpreter (the tests do)."""
 import re
 
 from kappa_coordinator.state import MAIN, State
-from rt import Unwind, resume, wire
+from rt import Unwind, resume, soundness, wire
 
 
 class CheckpointError(Exception):
@@ -70,6 +70,9 @@ class Scheduler:
             else:
                 value = resume(self.frames.pop(task.id), wire.to_outcome(task.reply))
         except Unwind as unwind:
+            unresumable = soundness.check(unwind)
+            if unresumable is not None:
+                raise soundness.NotCompiled(soundness.describe(*unresumable)) from None
             self.frames[task.id] = unwind.frames
             seqno = self.seqnos.get(task.id, 0) + 1
             self.seqnos[task.id] = seqno

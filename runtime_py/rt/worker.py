@@ -14,7 +14,7 @@ import traceback
 
 from kappa_coordinator import protocol
 import rt
-from rt import Unwind, resume, wire
+from rt import Unwind, resume, soundness, wire
 from rt.local import unpicklable_variable
 
 # How long after its last checkpoint a task may go on past a `wait` on a finished future, or a
@@ -41,6 +41,12 @@ class Manifest:
         except OSError:
             self.source_lines = []
 
+    def user_line(self, filename, line):
+        """`(filename, line)` of the user's code for a line of the bundle's files."""
+        if os.path.abspath(filename) == self.handler and 0 < line <= len(self.line_map):
+            return "handler.py", self.line_map[line - 1]
+        return filename, line
+
     def where(self, frame):
         point = self.points.get(getattr(frame.continuation, "__name__", ""))
         return "handler.py line %d" % point["line"] if point else None
@@ -49,12 +55,10 @@ class Manifest:
         """A traceback whose handler.py lines are the user's, not the generated ones."""
         lines = []
         for entry in traceback.extract_tb(error.__traceback__):
-            filename, lineno, text = entry.filename, entry.lineno, entry.line
-            if os.path.abspath(filename) == self.handler and 0 < lineno <= len(self.line_map):
-                lineno = self.line_map[lineno - 1]
-                filename = "handler.py"
-                if 0 < lineno <= len(self.source_lines):
-                    text = self.source_lines[lineno - 1]
+            filename, lineno = self.user_line(entry.filename, entry.lineno)
+            text = entry.line
+            if filename == "handler.py" and 0 < lineno <= len(self.source_lines):
+                text = self.source_lines[lineno - 1]
             if "/rt/" in filename.replace("\\", "/") or "/kappa_coordinator/" in filename.replace("\\", "/"):
                 continue
             lines.append('  File "%s", line %d, in %s\n' % (filename, lineno, _function_name(entry.name)))
@@ -133,6 +137,13 @@ class Worker:
                 else:
                     value = resume(frames, outcome)
             except Unwind as unwind:
+                unresumable = soundness.check(unwind)
+                if unresumable is not None:
+                    frame, line = unresumable
+                    error = soundness.NotCompiled(soundness.describe(frame, line, self.manifest.user_line))
+                    error.__traceback__ = unwind.__traceback__
+                    self.fail(task, error, fatal=True)
+                    return
                 frames = unwind.frames
                 seqno += 1
                 probed = self.probe(unwind.request, task, durable_at, window)
@@ -210,12 +221,15 @@ class Worker:
         self.done = reply.get("done", {})
         return wire.to_outcome(reply["reply"])
 
-    def fail(self, task, error):
+    def fail(self, task, error, fatal=False):
+        """Reports the task's exception. A `fatal` one fails the whole run (it is not the
+        program's exception, which a waiter could handle, but a task that cannot go on)."""
         self.send({
             "op": "failed",
             "task": task,
             "error": wire.dumps_error(error),
             "traceback": self.manifest.format_exception(error),
+            "fatal": fatal,
         })
 
 

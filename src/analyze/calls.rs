@@ -21,6 +21,12 @@ pub enum VarKey<'a> {
     /// An argument of `x.name(...)` on a value of unknown type: it reaches the matching
     /// parameter of every method called `name`.
     MethodArgument(&'a str, ArgumentSlot<'a>),
+    /// What `x.name(...)` on a value of unknown type returns: what every method called
+    /// `name` returns (and, for containers' methods like `get` or `pop`, the receiver's items).
+    MethodReturn(&'a str),
+    /// The function called by a call whose callee is an expression other than a name or an
+    /// attribute (`make(k)(x)`, `(f if c else g)(x)`, `table[i](x)`), by the callee's start.
+    CalleeValue(TextSize),
 }
 
 /// Where an argument sits in a call.
@@ -51,7 +57,8 @@ pub enum Callee<'a> {
     Variable(VarKey<'a>),
     /// A builtin or a function of another module: not compiled by kappac.
     External,
-    /// A call kappac cannot classify (the result of another call, and so on).
+    /// A call of a value kappac cannot follow (what a builtin or another module returned,
+    /// `getattr` with a computed name ...): K042 where functions of the module can pause.
     Unknown,
 }
 
@@ -155,6 +162,27 @@ impl<'a> CallGraph<'a> {
         }
         keys.sort_by_key(|(name, slot, _)| (*name, *slot));
         keys.dedup_by_key(|(name, slot, _)| (*name, *slot));
+        let mut returns: Vec<(&'a str, TextRange)> = Vec::new();
+        for flow in &self.flows {
+            for source in &flow.sources {
+                if let Value::Variable(VarKey::MethodReturn(name)) = source.value {
+                    returns.push((name, source.range));
+                }
+            }
+        }
+        returns.sort_by_key(|(name, _)| *name);
+        returns.dedup_by_key(|(name, _)| *name);
+        for (name, range) in returns {
+            for &method in scopes.methods_named(name) {
+                self.flows.push(Flow {
+                    sources: vec![Source {
+                        value: Value::Variable(VarKey::Return(method)),
+                        range,
+                    }],
+                    sink: Sink::Variable(VarKey::MethodReturn(name)),
+                });
+            }
+        }
         for (name, slot, range) in keys {
             let source = Source {
                 value: Value::Variable(VarKey::MethodArgument(name, slot)),
@@ -253,6 +281,17 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                 }
                 if let Some(id) = self.scopes.function_at(def.range.start()) {
                     self.decorator_flows(def, id);
+                    // `def apply(x, f=work)`: the default is a value of the parameter.
+                    for p in def.parameters.iter_non_variadic_params() {
+                        if let Some(default) = &p.default {
+                            let sources = self.sources(default);
+                            let param = p.parameter.name.id.as_str();
+                            self.flow(
+                                sources,
+                                Sink::Variable(VarKey::Local(ScopeId::Function(id), param)),
+                            );
+                        }
+                    }
                 }
                 if self.class_body_depth == 0 {
                     if let Some(id) = self.scopes.function_at(def.range.start()) {
@@ -574,50 +613,36 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                 }
             }
             Expr::Attribute(attribute) => {
-                let attr = attribute.attr.id.as_str();
-                if let Expr::Name(base) = &*attribute.value {
-                    let base = base.id.as_str();
-                    if let Some((receiver, class)) = self.receiver {
-                        if base == receiver && !self.comprehension_names.contains(&base) {
-                            if let Some(id) = self.scopes.lookup_method(class, attr) {
-                                out.push(Source {
-                                    value: Value::Function(id),
-                                    range,
-                                });
-                                return;
-                            }
-                        }
-                    }
-                    match self.resolve(base) {
-                        Resolved::Bound(_, Binding::Module | Binding::RtModule) => return,
-                        Resolved::Bound(_, Binding::Class(class)) => {
-                            if let Some(id) = self.scopes.lookup_method(class, attr) {
-                                out.push(Source {
-                                    value: Value::Function(id),
-                                    range,
-                                });
-                                return;
-                            }
-                        }
-                        _ => {}
-                    }
-                }
-                out.push(Source {
-                    value: Value::Variable(VarKey::Attribute(attr)),
-                    range,
-                });
+                self.attribute_sources(&attribute.value, attribute.attr.id.as_str(), range, out);
             }
-            Expr::Call(call) => match self.classify(call) {
-                Callee::Function(id) | Callee::BoundMethod(id) => out.push(Source {
-                    value: Value::Variable(VarKey::Return(id)),
-                    range,
-                }),
-                Callee::Coordinator(_) => out.push(Source {
-                    value: Value::Variable(VarKey::ThroughCoordinator),
-                    range,
-                }),
-                _ => {}
-            },
+            Expr::Call(call) => {
+                if let Some((object, attribute)) = getattr_constant(call) {
+                    // `getattr(x, "name")` is `x.name`.
+                    self.attribute_sources(object, attribute, range, out);
+                    return;
+                }
+                match self.classify(call) {
+                    Callee::Function(id) | Callee::BoundMethod(id) => out.push(Source {
+                        value: Value::Variable(VarKey::Return(id)),
+                        range,
+                    }),
+                    Callee::Coordinator(_) => out.push(Source {
+                        value: Value::Variable(VarKey::ThroughCoordinator),
+                        range,
+                    }),
+                    Callee::MethodByName(name) => {
+                        out.push(Source {
+                            value: Value::Variable(VarKey::MethodReturn(name)),
+                            range,
+                        });
+                        if let Expr::Attribute(attribute) = &*call.func {
+                            // `handlers.get(k)`, `stack.pop()`: the receiver's items.
+                            self.collect_sources(&attribute.value, out);
+                        }
+                    }
+                    _ => {}
+                }
+            }
             Expr::Lambda(lambda) => {
                 if let Some(id) = self.scopes.function_at(lambda.range.start()) {
                     out.push(Source {
@@ -662,6 +687,47 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
             }
             _ => {}
         }
+    }
+
+    /// The functions `value.attr` may be.
+    fn attribute_sources(
+        &self,
+        value: &'a Expr,
+        attr: &'a str,
+        range: TextRange,
+        out: &mut Vec<Source<'a>>,
+    ) {
+        if let Expr::Name(base) = value {
+            let base = base.id.as_str();
+            if let Some((receiver, class)) = self.receiver {
+                if base == receiver && !self.comprehension_names.contains(&base) {
+                    if let Some(id) = self.scopes.lookup_method(class, attr) {
+                        out.push(Source {
+                            value: Value::Function(id),
+                            range,
+                        });
+                        return;
+                    }
+                }
+            }
+            match self.resolve(base) {
+                Resolved::Bound(_, Binding::Module | Binding::RtModule) => return,
+                Resolved::Bound(_, Binding::Class(class)) => {
+                    if let Some(id) = self.scopes.lookup_method(class, attr) {
+                        out.push(Source {
+                            value: Value::Function(id),
+                            range,
+                        });
+                        return;
+                    }
+                }
+                _ => {}
+            }
+        }
+        out.push(Source {
+            value: Value::Variable(VarKey::Attribute(attr)),
+            range,
+        });
     }
 
     /// The iterables of a comprehension: their elements may become the comprehension's value.
@@ -735,25 +801,46 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                     Callee::MethodByName(attr)
                 }
             }
-            Expr::Subscript(_) => {
-                // `handlers[i](x)`: the container's variable may hold functions.
-                match self.sources(&call.func).first() {
-                    Some(Source {
-                        value: Value::Variable(key),
-                        ..
-                    }) => Callee::Variable(*key),
-                    Some(Source {
-                        value: Value::Function(id),
-                        ..
-                    }) => Callee::Function(*id),
-                    None => Callee::Unknown,
-                }
-            }
             Expr::Lambda(lambda) => self
                 .scopes
                 .function_at(lambda.range.start())
                 .map_or(Callee::Unknown, Callee::Function),
-            _ => Callee::Unknown,
+            func if self.opaque(func) => Callee::Unknown,
+            // `handlers[i](x)`, `make(k)(x)`, `(f if c else g)(x)`: whatever the expression's
+            // value may hold (the flow is added by `call`).
+            func => Callee::Variable(VarKey::CalleeValue(func.range().start())),
+        }
+    }
+
+    /// `isinstance(C, ...)`, `getattr(C, "m")` ...: builtins that look at a function or class
+    /// without calling it (what `getattr` returns is followed by `collect_sources`).
+    fn never_calls_arguments(&self, call: &'a ExprCall) -> bool {
+        let Expr::Name(name) = &*call.func else {
+            return false;
+        };
+        let name = name.id.as_str();
+        NON_CALLING_BUILTINS.contains(&name) && self.resolve(name) == Resolved::Builtin
+    }
+
+    /// Whether an expression's value may come from code kappac does not follow, so that the
+    /// functions it may hold are unknown.
+    fn opaque(&self, expr: &'a Expr) -> bool {
+        match expr {
+            Expr::Call(call) => {
+                if getattr_constant(call).is_some() {
+                    return false;
+                }
+                matches!(
+                    self.classify(call),
+                    Callee::External | Callee::Unknown | Callee::UnknownRt(_)
+                )
+            }
+            Expr::Subscript(subscript) => self.opaque(&subscript.value),
+            Expr::Named(named) => self.opaque(&named.value),
+            Expr::If(if_expr) => self.opaque(&if_expr.body) || self.opaque(&if_expr.orelse),
+            Expr::BoolOp(bool_op) => bool_op.values.iter().any(|value| self.opaque(value)),
+            Expr::Await(_) | Expr::Yield(_) | Expr::YieldFrom(_) => true,
+            _ => false,
         }
     }
 
@@ -782,6 +869,10 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
 
     fn call(&mut self, call: &'a ExprCall) {
         let callee = self.classify(call);
+        if let Callee::Variable(key @ VarKey::CalleeValue(_)) = callee {
+            let sources = self.sources(&call.func);
+            self.flow(sources, Sink::Variable(key));
+        }
         self.expr(&call.func);
         match self.drained_generator(call) {
             Some(generator) => {
@@ -805,7 +896,8 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                 }
             }
             Callee::MethodByName(name) => self.method_argument_flows(&call.arguments, name),
-            Callee::External if is_wrapper_helper(&call.func) => {}
+            Callee::External
+                if is_wrapper_helper(&call.func) || self.never_calls_arguments(call) => {}
             Callee::External => {
                 let callee_range = call.func.range();
                 for arg in call.arguments.args.iter() {
@@ -1127,6 +1219,32 @@ const WRAPPER_HELPERS: &[&str] = &[
 ];
 
 /// Whether `expr` is (a call of) one of the `WRAPPER_HELPERS`.
+/// Builtins that never call the functions or classes given to them.
+const NON_CALLING_BUILTINS: &[&str] = &[
+    "callable",
+    "getattr",
+    "hasattr",
+    "id",
+    "isinstance",
+    "issubclass",
+    "super",
+    "type",
+];
+
+/// `getattr(x, "name")` (two arguments, a constant name): `(x, "name")`.
+fn getattr_constant(call: &ExprCall) -> Option<(&Expr, &str)> {
+    let Expr::Name(name) = &*call.func else {
+        return None;
+    };
+    if name.id.as_str() != "getattr" || !call.arguments.keywords.is_empty() {
+        return None;
+    }
+    match &*call.arguments.args {
+        [object, Expr::StringLiteral(attribute)] => Some((object, attribute.value.to_str())),
+        _ => None,
+    }
+}
+
 pub fn is_wrapper_helper(expr: &Expr) -> bool {
     let callee = match expr {
         Expr::Call(call) => &*call.func,

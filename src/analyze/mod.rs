@@ -11,6 +11,7 @@ pub mod names;
 mod restrictions;
 pub mod rt_api;
 pub mod scopes;
+mod unfollowed;
 
 use ruff_python_ast::ModModule;
 use ruff_text_size::Ranged;
@@ -75,6 +76,7 @@ impl<'a> Analysis<'a> {
         let escaped = escape::check(&ctx, &mut out);
         restrictions::check(&ctx, &escaped, &mut out);
         closures::check(&ctx, &mut out);
+        unfollowed::check(&ctx, &mut out);
         out
     }
 

@@ -24,6 +24,10 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         include_str!("../../runtime_py/rt/__init__.py"),
     ),
     ("rt/local.py", include_str!("../../runtime_py/rt/local.py")),
+    (
+        "rt/soundness.py",
+        include_str!("../../runtime_py/rt/soundness.py"),
+    ),
     ("rt/wire.py", include_str!("../../runtime_py/rt/wire.py")),
     (
         "rt/worker.py",
