@@ -67,6 +67,9 @@ pub enum ConstructKind {
     /// A `with` whose context expression makes a resource that cannot be pickled.
     UnpicklableWith,
     GeneratorExpression,
+    /// The body of a module-level `if __name__ == "__main__":`, which never runs when a
+    /// worker imports handler.py.
+    MainBlock,
 }
 
 /// A construct around a call site that matters when the call pauses.
@@ -376,7 +379,15 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
             }
             Stmt::If(if_stmt) => {
                 self.expr(&if_stmt.test);
-                self.body(&if_stmt.body);
+                if self.scope == ScopeId::Module
+                    && self.class_body_depth == 0
+                    && is_main_test(&if_stmt.test)
+                {
+                    let range = if_stmt.test.range();
+                    self.with_construct(ConstructKind::MainBlock, range, |w| w.body(&if_stmt.body));
+                } else {
+                    self.body(&if_stmt.body);
+                }
                 for clause in &if_stmt.elif_else_clauses {
                     if let Some(test) = &clause.test {
                         self.expr(test);
@@ -1219,6 +1230,22 @@ const WRAPPER_HELPERS: &[&str] = &[
 ];
 
 /// Whether `expr` is (a call of) one of the `WRAPPER_HELPERS`.
+/// `__name__ == "__main__"` (either way round).
+fn is_main_test(test: &Expr) -> bool {
+    let Expr::Compare(compare) = test else {
+        return false;
+    };
+    let [ruff_python_ast::CmpOp::Eq] = &*compare.ops else {
+        return false;
+    };
+    let [right] = &*compare.comparators else {
+        return false;
+    };
+    let is_name = |e: &Expr| matches!(e, Expr::Name(n) if n.id.as_str() == "__name__");
+    let is_main = |e: &Expr| matches!(e, Expr::StringLiteral(s) if s.value.to_str() == "__main__");
+    (is_name(&compare.left) && is_main(right)) || (is_main(&compare.left) && is_name(right))
+}
+
 /// Builtins that never call the functions or classes given to them.
 const NON_CALLING_BUILTINS: &[&str] = &[
     "callable",

@@ -249,6 +249,7 @@ fn constructs(ctx: &Context, out: &mut Vec<Diagnostic>) {
         let construct = site.enclosing.iter().find(|c| c.kind == kind).copied();
         let Some(construct) = construct else { continue };
         let (code, message, label, help) = match kind {
+            ConstructKind::MainBlock => continue, // only at module level, never in a task
             ConstructKind::UnpicklableWith => (
                 Code::UnpicklableContextManager,
                 "a `with` block pauses while holding a resource that cannot be saved in a checkpoint",
@@ -281,7 +282,13 @@ fn constructs(ctx: &Context, out: &mut Vec<Diagnostic>) {
 fn module_level(ctx: &Context, out: &mut Vec<Diagnostic>) {
     let analysis = ctx.analysis;
     for (index, site) in analysis.calls.sites.iter().enumerate() {
-        if site.scope != ScopeId::Module || !analysis.can_pause.is_pause_point(index) {
+        if site.scope != ScopeId::Module
+            || !analysis.can_pause.is_pause_point(index)
+            || site
+                .enclosing
+                .iter()
+                .any(|c| c.kind == ConstructKind::MainBlock)
+        {
             continue;
         }
         let mut diagnostic = Diagnostic::new(

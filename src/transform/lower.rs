@@ -253,26 +253,43 @@ impl<'s> Lowerer<'s> {
     fn flatten_children(
         &mut self,
         children: &[&Expr],
+        dict_unpacked: &[TextRange],
         out: &mut Vec<Node<'_>>,
         origin: TextRange,
     ) -> (Vec<(TextRange, String)>, Vec<String>) {
+        enum Unpacking {
+            Iterable,
+            Mapping,
+        }
         struct Done {
             range: TextRange,
             code: Code,
             changed: bool,
             stable: bool,
+            unpacking: Option<Unpacking>,
         }
         let mut done: Vec<Done> = Vec::new();
-        for child in children {
+        for &child in children {
             let mut prelude = Vec::new();
             let code = self.flatten_expr(child, &mut prelude);
             if !prelude.is_empty() {
                 // Everything evaluated before this child must be evaluated before its pause.
                 for earlier in done.iter_mut().filter(|d| !d.stable) {
                     let temp = self.temp();
+                    // An unpacking is done where it stands: `*xs` iterates `xs` and `**d`
+                    // copies `d` before the later children run.
+                    let (value, replacement) = match earlier.unpacking {
+                        Some(Unpacking::Iterable) => {
+                            (format!("[{}]", earlier.code.text), format!("*{temp}"))
+                        }
+                        Some(Unpacking::Mapping) => {
+                            (format!("{{**{}}}", earlier.code.text), temp.clone())
+                        }
+                        None => (earlier.code.text.clone(), temp.clone()),
+                    };
                     out.push(Node::Line {
                         code: Code {
-                            text: format!("{temp} = {}", earlier.code.text),
+                            text: format!("{temp} = {value}"),
                             uses: earlier.code.uses.clone(),
                             defs: vec![temp.clone()],
                         },
@@ -280,7 +297,7 @@ impl<'s> Lowerer<'s> {
                         origin,
                     });
                     earlier.code = Code {
-                        text: temp.clone(),
+                        text: replacement,
                         uses: vec![temp],
                         defs: Vec::new(),
                     };
@@ -290,11 +307,19 @@ impl<'s> Lowerer<'s> {
                 out.extend(prelude);
             }
             let changed = code.text != self.source[child.range()];
+            let unpacking = if matches!(child, Expr::Starred(_)) {
+                Some(Unpacking::Iterable)
+            } else if dict_unpacked.contains(&child.range()) {
+                Some(Unpacking::Mapping)
+            } else {
+                None
+            };
             done.push(Done {
                 range: child.range(),
-                stable: self.is_stable(child),
+                stable: self.is_stable(child) && unpacking.is_none(),
                 code,
                 changed,
+                unpacking,
             });
         }
         let mut replacements = Vec::new();
@@ -381,7 +406,8 @@ impl<'s> Lowerer<'s> {
             }
             _ => {
                 let children = eval_children(expr);
-                let (replacements, temps) = self.flatten_children(&children, out, origin);
+                let (replacements, temps) =
+                    self.flatten_children(&children, &dict_unpacked(expr), out, origin);
                 let code = self.render(expr, &replacements, &temps);
                 if self.is_pause_call(expr) {
                     let temp = self.temp();
@@ -1078,7 +1104,7 @@ impl<'s> Lowerer<'s> {
     /// A simple statement whose expression children are flattened in place.
     fn generic_line<'a>(&mut self, stmt: &'a Stmt, children: &[&Expr], out: &mut Vec<Node<'a>>) {
         let origin = stmt.range();
-        let (replacements, temps) = self.flatten_children(children, out, origin);
+        let (replacements, temps) = self.flatten_children(children, &[], out, origin);
         let mut uses = temps;
         for child in children {
             let names = name_uses(child);
@@ -1104,7 +1130,8 @@ impl<'s> Lowerer<'s> {
     /// The call of a pause point with its arguments (and callee) flattened.
     fn flatten_call_children(&mut self, call: &Expr, out: &mut Vec<Node<'_>>) -> Code {
         let children = eval_children(call);
-        let (replacements, temps) = self.flatten_children(&children, out, call.range());
+        let (replacements, temps) =
+            self.flatten_children(&children, &dict_unpacked(call), out, call.range());
         self.render(call, &replacements, &temps)
     }
 
@@ -1806,6 +1833,26 @@ pub const DRAINING_BUILTINS: &[&str] = &[
     "sum",
     "tuple",
 ];
+
+/// The ranges of the children unpacked with `**` (`f(**kw)`, `{**d}`).
+fn dict_unpacked(expr: &Expr) -> Vec<TextRange> {
+    match expr {
+        Expr::Call(call) => call
+            .arguments
+            .keywords
+            .iter()
+            .filter(|k| k.arg.is_none())
+            .map(|k| k.value.range())
+            .collect(),
+        Expr::Dict(dict) => dict
+            .items
+            .iter()
+            .filter(|item| item.key.is_none())
+            .map(|item| item.value.range())
+            .collect(),
+        _ => Vec::new(),
+    }
+}
 
 /// The direct sub-expressions of an expression in the order Python evaluates them.
 fn eval_children(expr: &Expr) -> Vec<&Expr> {
