@@ -7,7 +7,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
-use super::ir::{Code, Handler, Jump, Node, NodeId};
+use super::ir::{loop_parts, Code, Handler, Jump, Node, NodeId};
 use super::liveness::{Live, Liveness};
 use crate::source::SourceFile;
 
@@ -943,10 +943,24 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
     fn plain(&mut self, stmt: &Stmt, depth: usize, rewrite: Rewrite) {
         let mut finder = JumpFinder::default();
         finder.visit_stmt(stmt);
+        // A tail call made inside a `try` with `finally` (or a `with`) would run the rest of
+        // the function before the `finally` (or `__exit__`): leave the statement first, through
+        // a one-shot loop, then make the call.
+        let leave_first = match rewrite.moved_loop {
+            LoopTarget::Segment(loop_id) if finder.jump_leaves_cleanup => Some(loop_id),
+            _ => None,
+        };
+        let jumps = match leave_first {
+            Some(_) => Rewrite {
+                moved_loop: LoopTarget::LeaveTry,
+                ..rewrite
+            },
+            None => rewrite,
+        };
         let mut replacements = Vec::new();
         if rewrite.moved_loop != LoopTarget::Syntactic {
             for (range, jump) in &finder.jumps {
-                replacements.push((*range, self.jump_text(*jump, rewrite)));
+                replacements.push((*range, self.jump_text(*jump, jumps)));
             }
         }
         if rewrite.in_init_continuation {
@@ -954,7 +968,20 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 replacements.push((*range, self.init_return()));
             }
         }
-        self.out.verbatim(stmt.range(), depth, &replacements);
+        let Some(loop_id) = leave_first else {
+            self.out.verbatim(stmt.range(), depth, &replacements);
+            return;
+        };
+        let at = stmt.range().start();
+        self.out.line(depth, "_kappa_jump = None", at);
+        self.out.line(depth, "for _kappa_once in (0,):", at);
+        self.out.verbatim(stmt.range(), depth + 1, &replacements);
+        let brk = self.names.tail_call('r', loop_id);
+        let cont = self.names.tail_call('n', loop_id);
+        self.out
+            .line(depth, &format!("if _kappa_jump == 'break': {brk}"), at);
+        self.out
+            .line(depth, &format!("if _kappa_jump == 'continue': {cont}"), at);
     }
 
     /// Emits the continuation functions of every node in `nodes` (recursively).
@@ -1242,22 +1269,52 @@ pub fn trim_header(source: &str, start: TextSize, body_start: TextSize) -> TextR
 #[derive(Default)]
 struct JumpFinder {
     loop_depth: u32,
+    /// How many `try`-with-`finally` bodies (and handlers) and `with` bodies are around.
+    cleanup_depth: u32,
     jumps: Vec<(TextRange, Jump)>,
+    /// Whether a jump found leaves a `finally` or a `with` that must run before it.
+    jump_leaves_cleanup: bool,
     returns: Vec<TextRange>,
+}
+
+impl JumpFinder {
+    fn jump(&mut self, range: TextRange, jump: Jump) {
+        self.jumps.push((range, jump));
+        if self.cleanup_depth > 0 {
+            self.jump_leaves_cleanup = true;
+        }
+    }
 }
 
 impl<'a> Visitor<'a> for JumpFinder {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if let Some((_, body, orelse)) = loop_parts(stmt) {
+            self.loop_depth += 1;
+            self.visit_body(body);
+            self.loop_depth -= 1;
+            self.visit_body(orelse);
+            return;
+        }
         match stmt {
             Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
-            Stmt::For(_) | Stmt::While(_) => {
-                self.loop_depth += 1;
-                visitor::walk_stmt(self, stmt);
-                self.loop_depth -= 1;
-            }
-            Stmt::Break(b) if self.loop_depth == 0 => self.jumps.push((b.range, Jump::Break)),
-            Stmt::Continue(c) if self.loop_depth == 0 => self.jumps.push((c.range, Jump::Continue)),
+            Stmt::Break(b) if self.loop_depth == 0 => self.jump(b.range, Jump::Break),
+            Stmt::Continue(c) if self.loop_depth == 0 => self.jump(c.range, Jump::Continue),
             Stmt::Return(r) => self.returns.push(r.range),
+            Stmt::Try(t) if !t.finalbody.is_empty() => {
+                self.cleanup_depth += 1;
+                self.visit_body(&t.body);
+                for handler in &t.handlers {
+                    self.visit_except_handler(handler);
+                }
+                self.visit_body(&t.orelse);
+                self.cleanup_depth -= 1;
+                self.visit_body(&t.finalbody);
+            }
+            Stmt::With(w) => {
+                self.cleanup_depth += 1;
+                self.visit_body(&w.body);
+                self.cleanup_depth -= 1;
+            }
             _ => visitor::walk_stmt(self, stmt),
         }
     }

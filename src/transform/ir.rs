@@ -2,8 +2,19 @@
 //! points become nodes; everything else stays a reference to the user's statement (copied
 //! verbatim when emitted).
 
-use ruff_python_ast::Stmt;
+use ruff_python_ast::{Expr, Stmt};
 use ruff_text_size::TextRange;
+
+/// A `for` or `while` loop's parts: the expressions it evaluates (target and iterable, or
+/// test), its body, where `break` and `continue` are its own, and its `else` block, where they
+/// belong to the loop around it. `None` for other statements.
+pub fn loop_parts(stmt: &Stmt) -> Option<(Vec<&Expr>, &[Stmt], &[Stmt])> {
+    match stmt {
+        Stmt::For(f) => Some((vec![&*f.target, &*f.iter], &f.body, &f.orelse)),
+        Stmt::While(w) => Some((vec![&*w.test], &w.body, &w.orelse)),
+        _ => None,
+    }
+}
 
 /// An expression or statement as Python text, with the names it reads and writes.
 #[derive(Debug, Clone, Default)]

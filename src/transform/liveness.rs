@@ -9,7 +9,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, ExprContext, Stmt};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::ir::{Jump, Node, NodeId};
+use super::ir::{loop_parts, Jump, Node, NodeId};
 
 pub type Live = BTreeSet<String>;
 
@@ -330,9 +330,16 @@ impl<'a> Visitor<'a> for Names {
                 self.loop_depth = saved;
             }
             Stmt::For(_) | Stmt::While(_) => {
-                self.loop_depth += 1;
-                visitor::walk_stmt(self, stmt);
-                self.loop_depth -= 1;
+                if let Some((exprs, body, orelse)) = loop_parts(stmt) {
+                    for expr in exprs {
+                        self.visit_expr(expr);
+                    }
+                    self.loop_depth += 1;
+                    self.visit_body(body);
+                    self.loop_depth -= 1;
+                    // `break`/`continue` in the `else` block leave the loop around this one.
+                    self.visit_body(orelse);
+                }
             }
             Stmt::Break(_) | Stmt::Continue(_) => {
                 if self.loop_depth == 0 {

@@ -8,7 +8,7 @@ use ruff_python_ast::{self as ast, BoolOp, Expr, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::FxHashSet;
 
-use super::ir::{Code, Jump, Node, NodeId};
+use super::ir::{loop_parts, Code, Jump, Node, NodeId};
 use crate::analyze::names::in_expr as name_uses;
 
 /// A statement kind or position kappac cannot yet compile with a pause point inside.
@@ -1786,13 +1786,15 @@ fn leaves_loop(stmt: &Stmt) -> bool {
     }
     impl<'a> Visitor<'a> for Finder {
         fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            if let Some((_, body, orelse)) = loop_parts(stmt) {
+                self.depth += 1;
+                self.visit_body(body);
+                self.depth -= 1;
+                self.visit_body(orelse);
+                return;
+            }
             match stmt {
                 Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
-                Stmt::For(_) | Stmt::While(_) => {
-                    self.depth += 1;
-                    visitor::walk_stmt(self, stmt);
-                    self.depth -= 1;
-                }
                 Stmt::Break(_) | Stmt::Continue(_) if self.depth == 0 => self.found = true,
                 _ => visitor::walk_stmt(self, stmt),
             }
