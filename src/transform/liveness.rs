@@ -224,12 +224,31 @@ impl Analysis<'_> {
             Stmt::Return(_) | Stmt::Raise(_) => self.keep(&names.loads),
             Stmt::Break(_) => targets.map(|t| t.exit.clone()).unwrap_or_default(),
             Stmt::Continue(_) => targets.map(|t| t.next.clone()).unwrap_or_default(),
-            Stmt::If(_)
-            | Stmt::For(_)
-            | Stmt::While(_)
-            | Stmt::With(_)
-            | Stmt::Try(_)
-            | Stmt::Match(_) => {
+            Stmt::With(with) => {
+                // As the conservative case below, except that the names bound by `as` are
+                // assigned before the body runs: their values before the `with` are dead
+                // (`with open(p) as f` in a loop that pauses does not keep the last file).
+                let mut live = out;
+                live.extend(self.keep(&names.loads));
+                if let Some(t) = targets {
+                    if names.jumps_out {
+                        live.extend(t.exit.iter().cloned());
+                        live.extend(t.next.iter().cloned());
+                    }
+                }
+                for item in &with.items {
+                    if let Some(Expr::Name(name)) = item.optional_vars.as_deref() {
+                        live.remove(name.id.as_str());
+                    }
+                }
+                for item in &with.items {
+                    let mut context = Names::default();
+                    context.visit_expr(&item.context_expr);
+                    live.extend(self.keep(&context.loads));
+                }
+                live
+            }
+            Stmt::If(_) | Stmt::For(_) | Stmt::While(_) | Stmt::Try(_) | Stmt::Match(_) => {
                 // Conservative: what it reads, what is live after it, and what is live where
                 // its `break`/`continue` would go.
                 let mut live = out;
