@@ -29,13 +29,24 @@ pub struct PathError {
 /// (CLI, tests, benchmarks) goes through.
 pub fn check_handler_source(file: &SourceFile, options: CheckOptions) -> Vec<Diagnostic> {
     let parsed = parse::parse(file, options.target);
-    let mut diagnostics = parsed.diagnostics.clone();
     let analysis = Analysis::new(parsed.module());
+    handler_diagnostics(file, &parsed, &analysis)
+}
+
+/// Every diagnostic of a parsed and analyzed handler, sorted: syntax, analyses, and the
+/// positions the transform cannot compile (K037). `check` reports exactly these, and `emit`,
+/// `build` and `run` refuse to transform a handler that has an error among them.
+pub fn handler_diagnostics(
+    file: &SourceFile,
+    parsed: &parse::ParsedModule,
+    analysis: &Analysis<'_>,
+) -> Vec<Diagnostic> {
+    let mut diagnostics = parsed.diagnostics.clone();
     diagnostics.extend(analysis.diagnostics(file));
     diagnostics.extend(crate::transform::unsupported_positions(
         file,
         parsed.module(),
-        &analysis,
+        analysis,
     ));
     diagnostics::sort(&mut diagnostics);
     diagnostics

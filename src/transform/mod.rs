@@ -511,19 +511,69 @@ fn misplaced_definitions(module: &ModModule, analysis: &Analysis<'_>) -> Vec<Dia
             if nested || function.class.is_none() || reachable.contains(&def.range.start()) {
                 return None;
             }
+            let class_at_top_level = module.body.iter().any(|stmt| {
+                matches!(stmt, Stmt::ClassDef(c) if function.class.is_some_and(|class| scopes.class_at(c.range.start()) == Some(class)))
+            });
+
+            let (place, label, help) = if class_at_top_level {
+                (
+                    "defined inside a block of its class body",
+                    "defined under an `if`, `try`, `with` or loop in the class body",
+                    "define the method directly in the class body",
+                )
+            } else if function
+                .class
+                .is_some_and(|class| in_class_body(module, scopes.class(class).name_range.start()))
+            {
+                (
+                    "in a class defined inside another class",
+                    "its class is defined in the body of another class",
+                    "define the class at the top level of the module",
+                )
+            } else {
+                (
+                    "in a class defined inside a block",
+                    "its class is defined inside an `if`, `try`, `with` or loop block",
+                    "define the class at the top level of the module",
+                )
+            };
             Some(
                 Diagnostic::new(
                     Code::PauseInUnsupportedPosition,
                     format!(
-                        "kappac cannot yet compile `{}`: a method that can pause, in a class defined inside a block",
+                        "kappac cannot yet compile `{}`: a method that can pause, {place}",
                         function.qualname
                     ),
-                    Label::new(function.name_range, "its class is defined inside an `if`, `try`, `with` or loop block"),
+                    Label::new(function.name_range, label),
                 )
-                .with_help("define the class at the top level of the module"),
+                .with_help(help),
             )
         })
         .collect()
+}
+
+/// Whether the class whose name starts at `name_start` is defined directly in the body of a
+/// class defined at module level (or in a class nested so, at any depth).
+fn in_class_body(module: &ModModule, name_start: TextSize) -> bool {
+    let mut bodies: Vec<&[Stmt]> = module
+        .body
+        .iter()
+        .filter_map(|stmt| match stmt {
+            Stmt::ClassDef(c) => Some(&*c.body),
+            _ => None,
+        })
+        .collect();
+    while let Some(body) = bodies.pop() {
+        for stmt in body {
+            if let Stmt::ClassDef(c) = stmt {
+                if c.name.range.start() == name_start {
+                    return true;
+                }
+                bodies.push(&c.body);
+            }
+        }
+    }
+    false
 }
 
 /// Whether a name used in a function is bound there, in an enclosing function or in the module,
@@ -571,11 +621,9 @@ pub fn compile_handler(
 ) -> Result<Transformed, Vec<Diagnostic>> {
     let parsed = crate::parse::parse(file, options.target);
     let analysis = Analysis::new(parsed.module());
-    let mut diagnostics = parsed.diagnostics.clone();
-    diagnostics.extend(analysis.diagnostics(file));
+    let mut diagnostics = crate::check::handler_diagnostics(file, &parsed, &analysis);
     diagnostics.retain(|d| d.severity() == crate::diagnostics::Severity::Error);
     if !diagnostics.is_empty() {
-        crate::diagnostics::sort(&mut diagnostics);
         return Err(diagnostics);
     }
     transform(file, &parsed.parsed, &analysis)
