@@ -42,6 +42,9 @@ pub fn handler_diagnostics(
     analysis: &Analysis<'_>,
 ) -> Vec<Diagnostic> {
     let mut diagnostics = parsed.diagnostics.clone();
+    if parsed.too_deep {
+        return diagnostics;
+    }
     diagnostics.extend(analysis.diagnostics(file));
     diagnostics.extend(crate::transform::unsupported_positions(
         file,

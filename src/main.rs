@@ -127,8 +127,28 @@ Examples:
     },
 }
 
+/// The stack the compiler runs on. The parser and the analyses recurse with the input's
+/// nesting, which `parse` bounds (`parse::nesting_error`) but only after parsing: deep input
+/// must not overflow before it is reported. Only the pages used are ever committed.
+const STACK_SIZE: usize = 1 << 30;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let worker = std::thread::Builder::new()
+        .name("kappac".to_owned())
+        .stack_size(STACK_SIZE)
+        .spawn(move || command(cli));
+    match worker.map(std::thread::JoinHandle::join) {
+        Ok(Ok(code)) => code,
+        Ok(Err(_)) => ExitCode::from(101), // a panic, already printed
+        Err(error) => {
+            eprintln!("error: cannot start the compiler thread: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn command(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Check {
             paths,

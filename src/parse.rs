@@ -1,9 +1,11 @@
 //! Parsing: source text to a ruff AST plus diagnostics. Parsing never fails; it returns the tree
 //! (recovered around errors) and every error found.
 
-use ruff_python_ast::{ModModule, PySourceType, PythonVersion};
+use ruff_python_ast::token::TokenKind;
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{Expr, ModModule, PySourceType, PythonVersion, Stmt};
 use ruff_python_parser::{parse_unchecked, Mode, ParseOptions, Parsed};
-use ruff_text_size::{TextRange, TextSize};
+use ruff_text_size::{Ranged, TextRange, TextSize};
 
 use crate::codes::Code;
 use crate::diagnostics::{Diagnostic, Label};
@@ -60,6 +62,9 @@ impl std::fmt::Display for TargetVersion {
 pub struct ParsedModule {
     pub parsed: Parsed<ModModule>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The source nests deeper than CPython compiles: `parsed` is an empty module, which is
+    /// not to be analyzed (the diagnostics say why).
+    pub too_deep: bool,
 }
 
 impl ParsedModule {
@@ -83,6 +88,24 @@ pub fn parse(file: &SourceFile, target: TargetVersion) -> ParsedModule {
         None => ruff_python_parser::parse_unchecked_source(&file.text, PySourceType::Python),
     };
     let mut diagnostics = Vec::new();
+    if let Some((range, message)) = nesting_error(&parsed, target) {
+        // Nothing after parsing looks at a tree CPython cannot compile: it is replaced by an
+        // empty module, and the one error says why.
+        diagnostics.push(
+            Diagnostic::new(
+                Code::SyntaxError,
+                format!("syntax error: {message}"),
+                Label::new(range, "nested too deeply here"),
+            )
+            .with_help("split the expression into several statements with intermediate variables"),
+        );
+        let empty = ruff_python_parser::parse_unchecked_source("", PySourceType::Python);
+        return ParsedModule {
+            parsed: empty,
+            diagnostics,
+            too_deep: true,
+        };
+    }
     for error in parsed.errors() {
         diagnostics.push(
             Diagnostic::new(
@@ -127,6 +150,93 @@ pub fn parse(file: &SourceFile, target: TargetVersion) -> ParsedModule {
     ParsedModule {
         parsed,
         diagnostics,
+        too_deep: false,
+    }
+}
+
+/// CPython's tokenizer refuses more than 200 nested brackets.
+const MAX_BRACKET_DEPTH: u32 = 200;
+
+/// How deeply expressions may nest before CPython's compiler gives up ("maximum recursion depth
+/// exceeded during compilation", or "parser stack overflowed"): measured as about 2,980 levels
+/// on 3.11 and 3.12 and 5,960 on 3.13 (unary operators, lambdas; binary operators go further).
+/// kappac refuses a little earlier.
+fn max_expression_depth(target: TargetVersion) -> u32 {
+    if target.python_version() >= PythonVersion::PY313 {
+        5_900
+    } else {
+        2_900
+    }
+}
+
+/// The first place where the module nests deeper than CPython can compile, with the message
+/// CPython would give.
+fn nesting_error(parsed: &Parsed<ModModule>, target: TargetVersion) -> Option<(TextRange, String)> {
+    let mut depth = 0u32;
+    for token in parsed.tokens().iter() {
+        match token.kind() {
+            TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => {
+                depth += 1;
+                if depth > MAX_BRACKET_DEPTH {
+                    return Some((token.range(), "too many nested parentheses".to_owned()));
+                }
+            }
+            TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => {
+                depth = depth.saturating_sub(1);
+            }
+            _ => {}
+        }
+    }
+    let limit = max_expression_depth(target);
+    let mut finder = DepthFinder {
+        depth: 0,
+        limit,
+        found: None,
+    };
+    finder.visit_body(&parsed.syntax().body);
+    finder.found.map(|range| {
+        (
+            range,
+            format!(
+                "expression nested more than {limit} levels deep: CPython {target} cannot compile it"
+            ),
+        )
+    })
+}
+
+/// Finds the first expression nested deeper than `limit` (statements count as levels too);
+/// never descends further than that, so its own recursion is bounded.
+struct DepthFinder {
+    depth: u32,
+    limit: u32,
+    found: Option<TextRange>,
+}
+
+impl<'a> Visitor<'a> for DepthFinder {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if self.found.is_some() {
+            return;
+        }
+        self.depth += 1;
+        if self.depth > self.limit {
+            self.found = Some(stmt.range());
+        } else {
+            visitor::walk_stmt(self, stmt);
+        }
+        self.depth -= 1;
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        if self.found.is_some() {
+            return;
+        }
+        self.depth += 1;
+        if self.depth > self.limit {
+            self.found = Some(expr.range());
+        } else {
+            visitor::walk_expr(self, expr);
+        }
+        self.depth -= 1;
     }
 }
 

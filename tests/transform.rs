@@ -8,6 +8,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+mod common;
+use common::pythons;
+
 use kappac::check::CheckOptions;
 use kappac::parse::TargetVersion;
 use kappac::source::SourceFile;
@@ -65,32 +68,6 @@ fn emitted_code_matches_snapshots_and_is_deterministic() {
         );
         insta::assert_snapshot!(name(&app), first);
     }
-}
-
-/// The CPython interpreters to compile emitted code with: python3, and pyenv's 3.9–3.13.
-fn pythons() -> Vec<PathBuf> {
-    let mut found = vec![PathBuf::from("python3")];
-    for minor in 9..=13 {
-        let Ok(entries) = std::fs::read_dir("/root/.pyenv/versions") else {
-            break;
-        };
-        let mut matching: Vec<PathBuf> = entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| {
-                p.file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(&format!("3.{minor}.")))
-            })
-            .map(|p| p.join("bin/python3"))
-            .filter(|p| p.is_file())
-            .collect();
-        matching.sort();
-        match matching.pop() {
-            Some(python) => found.push(python),
-            None => eprintln!("note: no CPython 3.{minor} here; emitted code not compiled with it"),
-        }
-    }
-    found
 }
 
 #[test]
