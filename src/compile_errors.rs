@@ -5,19 +5,163 @@
 use std::cell::RefCell;
 
 use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{self as ast, Expr, ModModule, PythonVersion, Stmt};
+use ruff_python_ast::{self as ast, Expr, ExprContext, ModModule, PythonVersion, Stmt};
 use ruff_python_parser::semantic_errors::{
     LazyImportContext, SemanticSyntaxChecker, SemanticSyntaxContext, SemanticSyntaxError,
 };
-use ruff_text_size::TextRange;
+use ruff_text_size::{Ranged, TextRange};
+use rustc_hash::FxHashSet;
+
+/// A compile-time syntax error: where, and CPython's words for it.
+pub struct CompileError {
+    pub range: TextRange,
+    pub message: String,
+}
+
+/// What a function's body declares and binds (its own scope only).
+#[derive(Default)]
+struct Declarations<'a> {
+    /// `global x` statements.
+    globals: Vec<(&'a str, TextRange)>,
+    nonlocals: Vec<&'a str>,
+    /// Names bound in the scope: assigned, imported, defined, parameters, `nonlocal` names.
+    bound: FxHashSet<&'a str>,
+}
+
+impl<'a> Declarations<'a> {
+    fn of(body: &'a [Stmt], parameters: &[&'a str]) -> Self {
+        let mut collector = DeclarationCollector {
+            declarations: Declarations::default(),
+            comprehension_depth: 0,
+        };
+        collector
+            .declarations
+            .bound
+            .extend(parameters.iter().copied());
+        collector.visit_body(body);
+        collector.declarations
+    }
+
+    fn global(&self, name: &str) -> Option<TextRange> {
+        self.globals
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, r)| *r)
+    }
+}
+
+struct DeclarationCollector<'a> {
+    declarations: Declarations<'a>,
+    comprehension_depth: u32,
+}
+
+impl<'a> Visitor<'a> for DeclarationCollector<'a> {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        let bound = &mut self.declarations.bound;
+        match stmt {
+            Stmt::FunctionDef(def) => {
+                bound.insert(def.name.id.as_str());
+                return; // its body is its own scope
+            }
+            Stmt::ClassDef(class_def) => {
+                bound.insert(class_def.name.id.as_str());
+                return;
+            }
+            Stmt::Global(global) => {
+                for name in &global.names {
+                    self.declarations
+                        .globals
+                        .push((name.id.as_str(), global.range));
+                }
+            }
+            Stmt::Nonlocal(nonlocal) => {
+                for name in &nonlocal.names {
+                    self.declarations.nonlocals.push(name.id.as_str());
+                    bound.insert(name.id.as_str());
+                }
+            }
+            Stmt::Import(import) => {
+                for alias in &import.names {
+                    let name = alias.asname.as_ref().map_or_else(
+                        || alias.name.id.as_str().split('.').next().unwrap_or_default(),
+                        |n| n.id.as_str(),
+                    );
+                    bound.insert(name);
+                }
+            }
+            Stmt::ImportFrom(import) => {
+                for alias in &import.names {
+                    bound.insert(alias.asname.as_ref().unwrap_or(&alias.name).id.as_str());
+                }
+            }
+            Stmt::Try(try_stmt) => {
+                for handler in &try_stmt.handlers {
+                    let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                    if let Some(name) = &handler.name {
+                        bound.insert(name.id.as_str());
+                    }
+                }
+            }
+            _ => {}
+        }
+        visitor::walk_stmt(self, stmt);
+    }
+
+    fn visit_expr(&mut self, expr: &'a Expr) {
+        match expr {
+            Expr::Lambda(_) => {} // its own scope
+            Expr::ListComp(_) | Expr::SetComp(_) | Expr::DictComp(_) | Expr::Generator(_) => {
+                self.comprehension_depth += 1;
+                visitor::walk_expr(self, expr);
+                self.comprehension_depth -= 1;
+            }
+            Expr::Named(named) => {
+                // `:=` binds in the enclosing function, also inside a comprehension.
+                if let Expr::Name(name) = &*named.target {
+                    self.declarations.bound.insert(name.id.as_str());
+                }
+                self.visit_expr(&named.value);
+            }
+            Expr::Name(name) if self.comprehension_depth == 0 && name.ctx != ExprContext::Load => {
+                self.declarations.bound.insert(name.id.as_str());
+            }
+            _ => visitor::walk_expr(self, expr),
+        }
+    }
+
+    fn visit_pattern(&mut self, pattern: &'a ast::Pattern) {
+        match pattern {
+            ast::Pattern::MatchAs(p) => {
+                if let Some(name) = &p.name {
+                    self.declarations.bound.insert(name.id.as_str());
+                }
+            }
+            ast::Pattern::MatchStar(p) => {
+                if let Some(name) = &p.name {
+                    self.declarations.bound.insert(name.id.as_str());
+                }
+            }
+            ast::Pattern::MatchMapping(p) => {
+                if let Some(name) = &p.rest {
+                    self.declarations.bound.insert(name.id.as_str());
+                }
+            }
+            _ => {}
+        }
+        visitor::walk_pattern(self, pattern);
+    }
+}
 
 enum Scope<'a> {
-    Module,
+    Module {
+        declarations: Declarations<'a>,
+    },
     Function {
         is_async: bool,
         parameters: Vec<&'a str>,
         /// Loops open in this function (`break` / `continue` need one).
         loops: u32,
+        declarations: Declarations<'a>,
     },
     Comprehension {
         is_async: bool,
@@ -32,6 +176,8 @@ enum Scope<'a> {
 struct Context<'a> {
     checker: SemanticSyntaxChecker,
     errors: RefCell<Vec<SemanticSyntaxError>>,
+    /// Errors CPython raises that ruff's checker does not look for.
+    more_errors: Vec<CompileError>,
     python_version: PythonVersion,
     source: &'a str,
     scopes: Vec<Scope<'a>>,
@@ -41,22 +187,32 @@ struct Context<'a> {
 }
 
 /// Finds the compile-time syntax errors of a parsed module.
-pub fn find(
-    module: &ModModule,
-    source: &str,
-    python_version: PythonVersion,
-) -> Vec<SemanticSyntaxError> {
+pub fn find(module: &ModModule, source: &str, python_version: PythonVersion) -> Vec<CompileError> {
     let mut context = Context {
         checker: SemanticSyntaxChecker::new(),
         errors: RefCell::default(),
+        more_errors: Vec::new(),
         python_version,
         source,
-        scopes: vec![Scope::Module],
+        scopes: vec![Scope::Module {
+            declarations: Declarations::of(&module.body, &[]),
+        }],
         module_loops: 0,
         in_try: false,
     };
     context.visit_body(&module.body);
-    context.errors.into_inner()
+    let mut errors: Vec<CompileError> = context
+        .errors
+        .into_inner()
+        .into_iter()
+        .map(|error| CompileError {
+            range: error.range,
+            message: error.to_string(),
+        })
+        .collect();
+    errors.extend(context.more_errors);
+    errors.sort_by_key(|error| error.range.start());
+    errors
 }
 
 impl<'a> Context<'a> {
@@ -72,14 +228,25 @@ impl<'a> Context<'a> {
             .iter()
             .rev()
             .find(|s| !matches!(s, Scope::Comprehension { .. }))
-            .unwrap_or(&Scope::Module)
+            .unwrap_or(&self.scopes[0])
+    }
+
+    /// The declarations of the innermost function or the module (class bodies have none
+    /// that matter here).
+    fn declarations(&self) -> Option<&Declarations<'a>> {
+        match self.enclosing() {
+            Scope::Function { declarations, .. } | Scope::Module { declarations } => {
+                Some(declarations)
+            }
+            _ => None,
+        }
     }
 
     fn loops(&mut self) -> &mut u32 {
         for scope in self.scopes.iter_mut().rev() {
             match scope {
                 Scope::Function { loops, .. } | Scope::Class { loops } => return loops,
-                Scope::Module => break,
+                Scope::Module { .. } => break,
                 Scope::Comprehension { .. } => {}
             }
         }
@@ -97,7 +264,7 @@ impl<'a> Context<'a> {
     fn loop_depth(&self) -> u32 {
         match self.scopes.last() {
             Some(Scope::Function { loops, .. } | Scope::Class { loops }) => *loops,
-            Some(Scope::Module) | None => self.module_loops,
+            Some(Scope::Module { .. }) | None => self.module_loops,
             Some(Scope::Comprehension { .. }) => 0,
         }
     }
@@ -125,13 +292,29 @@ impl SemanticSyntaxContext for Context<'_> {
         self.source
     }
 
-    fn global(&self, _name: &str) -> Option<TextRange> {
-        // Declaration-order checks need binding positions; skipping them never invents errors.
-        None
+    fn global(&self, name: &str) -> Option<TextRange> {
+        self.declarations()?.global(name)
     }
 
-    fn has_nonlocal_binding(&self, _name: &str) -> bool {
-        true
+    /// Whether a function around the current one binds `name` (class bodies are skipped; a
+    /// function declaring it `global` ends the search).
+    fn has_nonlocal_binding(&self, name: &str) -> bool {
+        let outer = self.scopes.len().saturating_sub(1);
+        for scope in self.scopes[..outer].iter().rev() {
+            match scope {
+                Scope::Function { declarations, .. } => {
+                    if declarations.global(name).is_some() {
+                        return false;
+                    }
+                    if declarations.bound.contains(name) {
+                        return true;
+                    }
+                }
+                Scope::Module { .. } => return false,
+                Scope::Class { .. } | Scope::Comprehension { .. } => {}
+            }
+        }
+        false
     }
 
     /// Comprehensions inherit the async-ness of the function around them.
@@ -167,14 +350,14 @@ impl SemanticSyntaxContext for Context<'_> {
             match scope {
                 Scope::Comprehension { .. } => {}
                 Scope::Class { .. } => return true,
-                Scope::Module | Scope::Function { .. } => return false,
+                Scope::Module { .. } | Scope::Function { .. } => return false,
             }
         }
         false
     }
 
     fn in_module_scope(&self) -> bool {
-        matches!(self.scopes.last(), Some(Scope::Module))
+        matches!(self.scopes.last(), Some(Scope::Module { .. }))
     }
 
     fn in_function_scope(&self) -> bool {
@@ -248,9 +431,11 @@ impl<'a> Visitor<'a> for Context<'a> {
                 if let Some(returns) = &def.returns {
                     self.visit_annotation(returns);
                 }
+                let parameters = parameter_names(&def.parameters);
                 self.scopes.push(Scope::Function {
                     is_async: def.is_async,
-                    parameters: parameter_names(&def.parameters),
+                    declarations: Declarations::of(&def.body, &parameters),
+                    parameters,
                     loops: 0,
                 });
                 self.visit_body(&def.body);
@@ -267,10 +452,26 @@ impl<'a> Visitor<'a> for Context<'a> {
                 self.in_loop(|c| c.visit_body(&while_stmt.body));
                 self.visit_body(&while_stmt.orelse);
             }
-            Stmt::Try(_) => {
+            Stmt::Try(try_stmt) => {
+                self.try_rules(try_stmt);
                 let was_in_try = std::mem::replace(&mut self.in_try, true);
                 visitor::walk_stmt(self, stmt);
                 self.in_try = was_in_try;
+            }
+            Stmt::AnnAssign(assign) => {
+                if let Expr::Name(name) = &*assign.target {
+                    let name = name.id.as_str();
+                    if self
+                        .declarations()
+                        .is_some_and(|d| d.nonlocals.contains(&name))
+                    {
+                        self.error(
+                            assign.target.range(),
+                            format!("annotated name '{name}' can't be nonlocal"),
+                        );
+                    }
+                }
+                visitor::walk_stmt(self, stmt);
             }
             _ => visitor::walk_stmt(self, stmt),
         }
@@ -283,14 +484,18 @@ impl<'a> Visitor<'a> for Context<'a> {
                 if let Some(parameters) = &lambda.parameters {
                     self.visit_parameters(parameters);
                 }
+                let parameters = lambda
+                    .parameters
+                    .as_deref()
+                    .map(parameter_names)
+                    .unwrap_or_default();
+                let mut declarations = Declarations::default();
+                declarations.bound.extend(parameters.iter().copied());
                 self.scopes.push(Scope::Function {
                     is_async: false,
-                    parameters: lambda
-                        .parameters
-                        .as_deref()
-                        .map(parameter_names)
-                        .unwrap_or_default(),
+                    parameters,
                     loops: 0,
+                    declarations,
                 });
                 self.visit_expr(&lambda.body);
                 self.scopes.pop();
@@ -322,6 +527,46 @@ impl<'a> Visitor<'a> for Context<'a> {
 }
 
 impl<'a> Context<'a> {
+    fn error(&mut self, range: TextRange, message: impl Into<String>) {
+        self.more_errors.push(CompileError {
+            range,
+            message: message.into(),
+        });
+    }
+
+    /// What CPython's grammar and compiler require of a `try` that ruff's parser lets
+    /// through: an `except` before `else`, a bare `except:` last, and no `return`, `break` or
+    /// `continue` leaving an `except*` block.
+    fn try_rules(&mut self, try_stmt: &'a ast::StmtTry) {
+        if try_stmt.handlers.is_empty() && !try_stmt.orelse.is_empty() {
+            let start = try_stmt.orelse[0].start();
+            self.error(
+                TextRange::empty(start),
+                "expected 'except' or 'finally' block",
+            );
+        }
+        let last = try_stmt.handlers.len().saturating_sub(1);
+        for (index, handler) in try_stmt.handlers.iter().enumerate() {
+            let ast::ExceptHandler::ExceptHandler(handler) = handler;
+            if handler.type_.is_none() && index < last {
+                self.error(handler.range, "default 'except:' must be last");
+            }
+            if try_stmt.is_star {
+                let mut finder = ExceptStarJumps {
+                    loops: 0,
+                    found: None,
+                };
+                finder.visit_body(&handler.body);
+                if let Some(range) = finder.found {
+                    self.error(
+                        range,
+                        "'break', 'continue' and 'return' cannot appear in an except* block",
+                    );
+                }
+            }
+        }
+    }
+
     fn comprehension(
         &mut self,
         generators: &'a [ast::Comprehension],
@@ -352,4 +597,37 @@ impl<'a> Context<'a> {
         }
         self.scopes.pop();
     }
+}
+
+/// The first `return`, or `break`/`continue` not inside a loop of its own, in an `except*`
+/// block.
+struct ExceptStarJumps {
+    loops: u32,
+    found: Option<TextRange>,
+}
+
+impl<'a> Visitor<'a> for ExceptStarJumps {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if self.found.is_some() {
+            return;
+        }
+        match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            Stmt::For(_) | Stmt::While(_) => {
+                if let Some((_, body, orelse)) = crate::transform::ir::loop_parts(stmt) {
+                    self.loops += 1;
+                    self.visit_body(body);
+                    self.loops -= 1;
+                    self.visit_body(orelse);
+                }
+            }
+            Stmt::Return(_) => self.found = Some(stmt.range()),
+            Stmt::Break(_) | Stmt::Continue(_) if self.loops == 0 => {
+                self.found = Some(stmt.range())
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, _expr: &'a Expr) {}
 }

@@ -106,6 +106,16 @@ pub fn parse(file: &SourceFile, target: TargetVersion) -> ParsedModule {
             too_deep: true,
         };
     }
+    if let Some(offset) = stray_byte_order_mark(&parsed, &file.text) {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::SyntaxError,
+                "syntax error: invalid non-printable character U+FEFF",
+                Label::new(TextRange::empty(offset), "a byte-order mark here"),
+            )
+            .with_help("remove it: only one byte-order mark may start a file"),
+        );
+    }
     for error in parsed.errors() {
         diagnostics.push(
             Diagnostic::new(
@@ -128,7 +138,7 @@ pub fn parse(file: &SourceFile, target: TargetVersion) -> ParsedModule {
         diagnostics.push(
             Diagnostic::new(
                 Code::SyntaxError,
-                format!("syntax error: {error}"),
+                format!("syntax error: {}", error.message),
                 Label::new(error.range, "here"),
             )
             .with_help("CPython rejects this when compiling the module; fix it here"),
@@ -152,6 +162,26 @@ pub fn parse(file: &SourceFile, target: TargetVersion) -> ParsedModule {
         diagnostics,
         too_deep: false,
     }
+}
+
+/// A U+FEFF outside strings and comments (a second byte-order mark, say), which CPython's
+/// tokenizer refuses and ruff's lexer skips as white space.
+fn stray_byte_order_mark(parsed: &Parsed<ModModule>, text: &str) -> Option<TextSize> {
+    let tokens = parsed.tokens();
+    text.match_indices('\u{feff}').find_map(|(index, _)| {
+        let offset = TextSize::try_from(index).ok()?;
+        let inside_text = tokens.iter().any(|token| {
+            token.range().contains(offset)
+                && matches!(
+                    token.kind(),
+                    TokenKind::String
+                        | TokenKind::FStringMiddle
+                        | TokenKind::TStringMiddle
+                        | TokenKind::Comment
+                )
+        });
+        (!inside_text).then_some(offset)
+    })
 }
 
 /// CPython's tokenizer refuses more than 200 nested brackets.
@@ -263,6 +293,15 @@ pub fn decode_diagnostic(file: &SourceFile, error: &DecodeError) -> Diagnostic {
             Label::new(point(*offset), "declared here"),
         )
         .with_help("save the file as UTF-8 and remove the `coding` declaration"),
+        DecodeError::BomWithOtherEncoding { offset, encoding } => Diagnostic::new(
+            Code::UndecodableSource,
+            format!("encoding problem: `{encoding}` with a UTF-8 byte-order mark"),
+            Label::new(
+                point(*offset),
+                "declared here, but the file starts with a UTF-8 BOM",
+            ),
+        )
+        .with_help("remove the byte-order mark, or declare `coding: utf-8`"),
     }
 }
 

@@ -22,6 +22,9 @@ pub enum DecodeError {
     InvalidBytes { offset: usize, encoding: String },
     /// A `# coding:` declaration kappac does not know how to decode.
     UnknownEncoding { offset: usize, encoding: String },
+    /// A UTF-8 byte-order mark, and a declaration of another encoding (CPython: "encoding
+    /// problem: ... with BOM").
+    BomWithOtherEncoding { offset: usize, encoding: String },
 }
 
 impl SourceFile {
@@ -93,12 +96,28 @@ fn line_starts(text: &str) -> Vec<usize> {
     starts
 }
 
-/// Decodes Python source bytes: a UTF-8 BOM is dropped, a PEP 263 declaration in the first two
-/// lines selects the encoding (UTF-8 and Latin-1 are supported), otherwise UTF-8.
+/// Decodes Python source bytes as CPython does: a UTF-8 BOM is dropped (and then only a UTF-8
+/// declaration may follow), a PEP 263 declaration in the first two lines selects the encoding,
+/// otherwise UTF-8. Besides UTF-8, Latin-1 and ASCII, the ASCII-compatible encodings of the
+/// WHATWG Encoding Standard are decoded (`cp1252`, `shift_jis`, `koi8-r` ...) with
+/// `encoding_rs`, under the names Python gives them.
 pub fn decode(bytes: &[u8]) -> (String, Option<DecodeError>) {
+    let bom = bytes.starts_with(b"\xef\xbb\xbf");
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let declared = coding_declaration(bytes);
-    match declared.as_ref().map(|(name, _)| normalize_encoding(name)) {
+    let encoding = declared.as_ref().map(|(name, _)| normalize_encoding(name));
+    if let (true, Some((name, offset))) = (bom, &declared) {
+        if !matches!(encoding, Some(Some(Encoding::Utf8))) {
+            return (
+                String::from_utf8_lossy(bytes).into_owned(),
+                Some(DecodeError::BomWithOtherEncoding {
+                    offset: *offset,
+                    encoding: name.clone(),
+                }),
+            );
+        }
+    }
+    match encoding {
         None | Some(Some(Encoding::Utf8)) => match std::str::from_utf8(bytes) {
             Ok(text) => (text.to_owned(), None),
             Err(error) => {
@@ -124,6 +143,22 @@ pub fn decode(bytes: &[u8]) -> (String, Option<DecodeError>) {
                 }),
             ),
         },
+        Some(Some(Encoding::Other(encoding))) => {
+            let (text, had_errors) = encoding.decode_without_bom_handling(bytes);
+            let text = text.into_owned();
+            if !had_errors {
+                return (text, None);
+            }
+            let offset = text.find('\u{fffd}').unwrap_or_default();
+            let name = declared.map(|(name, _)| name).unwrap_or_default();
+            (
+                text,
+                Some(DecodeError::InvalidBytes {
+                    offset,
+                    encoding: name,
+                }),
+            )
+        }
         Some(None) => {
             let (name, offset) = declared.unwrap_or_default();
             (
@@ -141,6 +176,8 @@ enum Encoding {
     Utf8,
     Latin1,
     Ascii,
+    /// An ASCII-compatible encoding of the WHATWG standard.
+    Other(&'static encoding_rs::Encoding),
 }
 
 fn normalize_encoding(name: &str) -> Option<Encoding> {
@@ -157,7 +194,17 @@ fn normalize_encoding(name: &str) -> Option<Encoding> {
                 Encoding::Latin1
             })
         }
-        _ => None,
+        // Python's names that the WHATWG standard spells otherwise.
+        "mac-roman" | "macroman" => Some(Encoding::Other(encoding_rs::MACINTOSH)),
+        "cp932" | "ms932" | "mskanji" | "ms-kanji" => Some(Encoding::Other(encoding_rs::SHIFT_JIS)),
+        "cp936" | "ms936" | "gb2312" => Some(Encoding::Other(encoding_rs::GBK)),
+        _ => encoding_rs::Encoding::for_label(lower.as_bytes())
+            .or_else(|| encoding_rs::Encoding::for_label(name.as_bytes()))
+            // UTF-16 and the like cannot hold Python source (the tokenizer reads ASCII).
+            .filter(|encoding| {
+                encoding.is_ascii_compatible() && *encoding != encoding_rs::REPLACEMENT
+            })
+            .map(Encoding::Other),
     }
 }
 
@@ -242,10 +289,23 @@ mod tests {
     }
 
     #[test]
+    fn python_codecs_beyond_latin1_decode_as_cpython_does() {
+        let (text, error) = decode(b"# -*- coding: cp1252 -*-\nx = '\x80'\n");
+        assert!(error.is_none());
+        assert!(text.contains("x = '\u{20ac}'"), "{text}");
+        let (_, error) = decode(b"# coding: utf-16\nx = 1\n");
+        assert!(matches!(error, Some(DecodeError::UnknownEncoding { .. })));
+        let (_, error) = decode(b"\xef\xbb\xbf# coding: cp1252\nx = 1\n");
+        assert!(matches!(error, Some(DecodeError::BomWithOtherEncoding { .. })));
+        let (_, error) = decode(b"\xef\xbb\xbf# coding: utf-8\nx = 1\n");
+        assert!(error.is_none());
+    }
+
+    #[test]
     fn unknown_encoding_is_reported() {
-        let (_, error) = decode(b"#!/usr/bin/env python\n# coding: koi8-r\nx = 1\n");
+        let (_, error) = decode(b"#!/usr/bin/env python\n# coding: klingon\nx = 1\n");
         assert!(
-            matches!(error, Some(DecodeError::UnknownEncoding { ref encoding, .. }) if encoding == "koi8-r")
+            matches!(error, Some(DecodeError::UnknownEncoding { ref encoding, .. }) if encoding == "klingon")
         );
     }
 

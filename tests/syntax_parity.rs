@@ -1,0 +1,108 @@
+//! `kappac check` accepts exactly what CPython's `compile()` accepts: every file of
+//! `tests/fixtures/syntax/` (each a rule CPython enforces while tokenizing, parsing or
+//! compiling, or a case just inside one) is compiled by every CPython 3.9+ found here, and
+//! `check --target-version` of that version must report a syntax or encoding error (K001,
+//! K002, K003) exactly when CPython raises `SyntaxError`.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+const DIR: &str = "tests/fixtures/syntax";
+
+/// CPython's verdict on each file: `(version, {file: accepted})`.
+fn cpython_verdicts(
+    python: &std::path::Path,
+    files: &[String],
+) -> Option<(String, BTreeMap<String, bool>)> {
+    let script = r#"
+import json, sys
+verdicts = {}
+for path in sys.argv[1:]:
+    try:
+        compile(open(path, "rb").read(), path, "exec")
+        verdicts[path] = True
+    except SyntaxError:
+        verdicts[path] = False
+print(json.dumps({"version": "%d.%d" % sys.version_info[:2], "verdicts": verdicts}))
+"#;
+    let output = Command::new(python)
+        .arg("-c")
+        .arg(script)
+        .args(files)
+        .output()
+        .ok()?;
+    let value: serde_json::Value = serde_json::from_slice(&output.stdout).ok()?;
+    let version = value["version"].as_str()?.to_owned();
+    let verdicts = value["verdicts"]
+        .as_object()?
+        .iter()
+        .map(|(path, ok)| (path.clone(), ok.as_bool().unwrap_or(false)))
+        .collect();
+    Some((version, verdicts))
+}
+
+/// kappac's verdict on each file for a target version: no K001/K002/K003.
+fn kappac_verdicts(version: &str, files: &[String]) -> BTreeMap<String, bool> {
+    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .args(["check", "--format", "json", "--target-version", version])
+        .args(files)
+        .output()
+        .expect("kappac runs");
+    let diagnostics: serde_json::Value =
+        serde_json::from_slice(&output.stdout).expect("JSON diagnostics");
+    let mut verdicts: BTreeMap<String, bool> = files.iter().map(|f| (f.clone(), true)).collect();
+    for diagnostic in diagnostics.as_array().expect("an array") {
+        let code = diagnostic["code"].as_str().unwrap_or("");
+        if matches!(code, "K001" | "K002" | "K003") {
+            if let Some(file) = diagnostic["file"].as_str() {
+                verdicts.insert(file.to_owned(), false);
+            }
+        }
+    }
+    verdicts
+}
+
+#[test]
+fn check_accepts_exactly_what_cpython_compiles() {
+    let mut files: Vec<String> = std::fs::read_dir(DIR)
+        .expect("syntax fixtures")
+        .map(|e| e.expect("entry").path().to_string_lossy().into_owned())
+        .filter(|p| p.ends_with(".py"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 30, "expected the syntax fixtures");
+    let mut problems = Vec::new();
+    let mut versions = Vec::new();
+    for python in common::pythons() {
+        let Some((version, expected)) = cpython_verdicts(&python, &files) else {
+            eprintln!("note: {} did not run; skipped", python.display());
+            continue;
+        };
+        if versions.contains(&version) {
+            continue;
+        }
+        let found = kappac_verdicts(&version, &files);
+        for file in &files {
+            if expected.get(file) != found.get(file) {
+                problems.push(format!(
+                    "{file}: CPython {version} {}, kappac check {}",
+                    if expected[file] {
+                        "compiles it"
+                    } else {
+                        "rejects it"
+                    },
+                    if found[file] {
+                        "accepts it"
+                    } else {
+                        "rejects it"
+                    },
+                ));
+            }
+        }
+        versions.push(version);
+    }
+    assert!(!versions.is_empty(), "no CPython ran");
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
