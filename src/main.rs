@@ -331,23 +331,25 @@ struct RunOptions {
     target_version: TargetVersion,
 }
 
-/// Where `kappac run` builds: a per-app directory under the user's cache.
-fn run_cache(app: &std::path::Path) -> PathBuf {
+/// Where `kappac run` builds: a new directory for this run under the user's cache, removed
+/// when the run ends. A run never sees another run's build (an edited handler.py is built
+/// afresh, and a run in progress keeps its own).
+fn run_directory(app: &std::path::Path) -> std::io::Result<tempfile::TempDir> {
     let base = std::env::var_os("XDG_CACHE_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
         .unwrap_or_else(std::env::temp_dir)
-        .join("kappac");
-    let canonical = app.canonicalize().unwrap_or_else(|_| app.to_owned());
-    let name = canonical
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
+        .join("kappac")
+        .join("runs");
+    std::fs::create_dir_all(&base)?;
+    let name = app
+        .canonicalize()
+        .ok()
+        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "app".to_owned());
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in canonical.to_string_lossy().bytes() {
-        hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
-    }
-    base.join(format!("{name}-{:08x}", hash as u32))
+    tempfile::Builder::new()
+        .prefix(&format!("{name}-"))
+        .tempdir_in(base)
 }
 
 fn run(options: RunOptions) -> ExitCode {
@@ -377,7 +379,14 @@ fn run(options: RunOptions) -> ExitCode {
         eprintln!("error: --workers must be at least 1");
         return ExitCode::from(2);
     }
-    let bundle = run_cache(&options.app);
+    let directory = match run_directory(&options.app) {
+        Ok(directory) => directory,
+        Err(error) => {
+            eprintln!("error: cannot create a directory for the run's build: {error}");
+            return ExitCode::from(2);
+        }
+    };
+    let bundle = directory.path().join("bundle");
     match kappac::build::build(
         &options.app,
         &bundle,

@@ -296,7 +296,10 @@ mod tests {
         let (_, error) = decode(b"# coding: utf-16\nx = 1\n");
         assert!(matches!(error, Some(DecodeError::UnknownEncoding { .. })));
         let (_, error) = decode(b"\xef\xbb\xbf# coding: cp1252\nx = 1\n");
-        assert!(matches!(error, Some(DecodeError::BomWithOtherEncoding { .. })));
+        assert!(matches!(
+            error,
+            Some(DecodeError::BomWithOtherEncoding { .. })
+        ));
         let (_, error) = decode(b"\xef\xbb\xbf# coding: utf-8\nx = 1\n");
         assert!(error.is_none());
     }

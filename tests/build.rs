@@ -153,7 +153,7 @@ fn an_existing_directory_that_is_not_a_bundle_is_never_replaced() {
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     assert!(
-        names.iter().all(|n| !n.contains("kappac-tmp")),
+        names.iter().all(|n| !n.starts_with(".kappac-")),
         "temporary directory left: {names:?}"
     );
     let _ = std::fs::remove_dir_all(&dir);
@@ -192,4 +192,209 @@ fn emit_prints_the_transformed_module_or_the_errors() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(bad.stdout.is_empty());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("error[K033]"));
+}
+
+/// The names of the entries directly in `dir`.
+fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+fn simple_app(dir: &Path) -> PathBuf {
+    let app = dir.join("app");
+    write(
+        &app.join("handler.py"),
+        "def handler(event, context):\n    return 1\n",
+    );
+    app
+}
+
+fn refused(args: &[&str], expected: &str) -> String {
+    let result = kappac(args);
+    let stderr = String::from_utf8_lossy(&result.stderr).into_owned();
+    assert_eq!(result.status.code(), Some(2), "{args:?}: {stderr}");
+    assert!(stderr.contains(expected), "{args:?}: {stderr}");
+    stderr
+}
+
+/// File names are the app's relative paths, byte for byte: a backslash is never a directory
+/// separator, so nothing lands outside the bundle; names that cannot be represented safely are
+/// refused, naming the file, and nothing is written.
+#[test]
+fn names_that_could_leave_the_bundle_are_refused() {
+    for (case, name) in [
+        ("backslash_absolute", "\\tmp\\kappac-escape\\f.txt"),
+        ("backslash_dots", "sub/x\\..\\..\\..\\..\\e.txt"),
+        ("newline", "bad\nname.txt"),
+    ] {
+        let dir = temp_dir(case);
+        let app = simple_app(&dir);
+        write(&app.join(name), "data\n");
+        let out = dir.join("out");
+        let stderr = refused(
+            &["build", &s(&app), "-o", &s(&out)],
+            "cannot be put in a bundle",
+        );
+        assert!(
+            stderr.contains(name.rsplit('/').next().unwrap_or(name)) || stderr.contains("name"),
+            "{stderr}"
+        );
+        assert_eq!(
+            listing(&dir),
+            vec!["app".to_owned()],
+            "{case}: something was written"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    assert!(!Path::new("/tmp/kappac-escape").exists());
+}
+
+/// Links are followed only to regular files inside the app; FIFOs and devices are never read.
+#[test]
+fn links_outside_the_app_and_special_files_are_refused() {
+    let dir = temp_dir("links");
+    let app = simple_app(&dir);
+    let out = dir.join("out");
+    std::os::unix::fs::symlink("/etc/passwd", app.join("passwd")).expect("link");
+    refused(&["build", &s(&app), "-o", &s(&out)], "outside the app");
+    std::fs::remove_file(app.join("passwd")).expect("unlink");
+    std::os::unix::fs::symlink(&dir, app.join("parent")).expect("link");
+    refused(&["build", &s(&app), "-o", &s(&out)], "outside the app");
+    std::fs::remove_file(app.join("parent")).expect("unlink");
+    write(&app.join("data/real.txt"), "real\n");
+    std::os::unix::fs::symlink(app.join("data"), app.join("alias")).expect("link");
+    refused(&["build", &s(&app), "-o", &s(&out)], "not a regular file");
+    std::fs::remove_file(app.join("alias")).expect("unlink");
+    std::os::unix::fs::symlink(app.join("data/real.txt"), app.join("inside.txt")).expect("link");
+    let status = Command::new("mkfifo")
+        .arg(app.join("pipe"))
+        .status()
+        .expect("mkfifo");
+    assert!(status.success());
+    refused(&["build", &s(&app), "-o", &s(&out)], "FIFO");
+    std::fs::remove_file(app.join("pipe")).expect("rm fifo");
+    let result = kappac(&["build", &s(&app), "-o", &s(&out)]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("inside.txt")).expect("copied"),
+        "real\n"
+    );
+    assert!(!std::fs::symlink_metadata(out.join("inside.txt"))
+        .expect("meta")
+        .file_type()
+        .is_symlink());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Only a bundle kappac wrote, holding only what its manifest lists, is ever replaced; the
+/// output may not be the app or inside it; the zip goes to `<out>.zip` beside it.
+#[test]
+fn outputs_are_replaced_only_when_they_are_bundles() {
+    let dir = temp_dir("outputs");
+    let app = simple_app(&dir);
+    // A user's directory that happens to have a file called kappa-manifest.json.
+    let precious = dir.join("precious");
+    write(&precious.join("kappa-manifest.json"), "{}");
+    write(&precious.join("mine.txt"), "keep\n");
+    refused(
+        &["build", &s(&app), "-o", &s(&precious)],
+        "not a kappac bundle",
+    );
+    assert!(precious.join("mine.txt").is_file());
+    // The app itself, or a place inside it.
+    refused(&["build", &s(&app), "-o", &s(&app)], "inside the app");
+    refused(
+        &["build", &s(&app), "-o", &s(&app.join("out"))],
+        "inside the app",
+    );
+    assert_eq!(
+        std::fs::read_to_string(app.join("handler.py")).expect("handler"),
+        "def handler(event, context):\n    return 1\n"
+    );
+    // A bundle with a file added by hand is not replaced.
+    let out = dir.join("out");
+    assert!(kappac(&["build", &s(&app), "-o", &s(&out)])
+        .status
+        .success());
+    write(&out.join("added.txt"), "mine\n");
+    refused(&["build", &s(&app), "-o", &s(&out)], "does not list");
+    std::fs::remove_file(out.join("added.txt")).expect("rm");
+    assert!(kappac(&["build", &s(&app), "-o", &s(&out)])
+        .status
+        .success());
+    // `-o name.v2 --zip` writes name.v2.zip and leaves name.zip alone.
+    write(&dir.join("name.zip"), "not mine to overwrite");
+    let versioned = dir.join("name.v2");
+    let result = kappac(&["build", &s(&app), "-o", &s(&versioned), "--zip"]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(dir.join("name.v2.zip").is_file());
+    assert_eq!(
+        std::fs::read_to_string(dir.join("name.zip")).expect("kept"),
+        "not mine to overwrite"
+    );
+    // `-o x.zip --zip` works and leaves no temporary file.
+    let result = kappac(&["build", &s(&app), "-o", &s(&dir.join("x.zip")), "--zip"]);
+    assert!(
+        result.status.success(),
+        "{}",
+        String::from_utf8_lossy(&result.stderr)
+    );
+    assert!(
+        listing(&dir)
+            .iter()
+            .all(|n| !n.starts_with(".kappac-") && !n.ends_with(".tmp")),
+        "{:?}",
+        listing(&dir)
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The zip is deflated and deterministic; `.kappaignore` has gitignore's semantics.
+#[test]
+fn zips_are_deflated_and_deterministic_and_kappaignore_is_gitignore() {
+    let dir = temp_dir("zip");
+    let app = simple_app(&dir);
+    write(&app.join("server.key"), "secret\n");
+    write(&app.join("deep/a/b.key"), "secret\n");
+    write(&app.join("logs/x.log"), "log\n");
+    write(&app.join("logs/keep.log"), "kept\n");
+    write(&app.join("data/big.txt"), &"compressible ".repeat(10_000));
+    write(&app.join(".kappaignore"), "**/*.key\n*.log\n!keep.log\n");
+    let first = dir.join("first");
+    let second = dir.join("second");
+    for out in [&first, &second] {
+        let result = kappac(&["build", &s(&app), "-o", &s(out), "--zip"]);
+        assert!(
+            result.status.success(),
+            "{}",
+            String::from_utf8_lossy(&result.stderr)
+        );
+    }
+    let zip_a = std::fs::read(dir.join("first.zip")).expect("zip");
+    let zip_b = std::fs::read(dir.join("second.zip")).expect("zip");
+    assert_eq!(zip_a, zip_b, "the zip is not deterministic");
+    assert!(zip_a.len() < 40_000, "not deflated: {} bytes", zip_a.len());
+    assert!(!first.join("server.key").exists() && !first.join("deep/a/b.key").exists());
+    assert!(!first.join("logs/x.log").exists());
+    assert!(first.join("logs/keep.log").is_file());
+    let check = Command::new("python3")
+        .args(["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); print(z.testzip(), z.getinfo('data/big.txt').compress_type)"])
+        .arg(dir.join("first.zip"))
+        .output()
+        .expect("python3");
+    assert_eq!(String::from_utf8_lossy(&check.stdout).trim(), "None 8");
+    let _ = std::fs::remove_dir_all(&dir);
 }

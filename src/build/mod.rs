@@ -3,12 +3,14 @@
 //! `kappa-manifest.json`. Written into a temporary directory and renamed into place, so a
 //! failed build leaves nothing half-written.
 
-mod sha256;
-mod zip;
+mod files;
 
+use std::collections::BTreeMap;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
 use crate::check::{check_path, CheckOptions};
@@ -78,6 +80,8 @@ pub struct Bundle {
 
 #[derive(Serialize)]
 struct Manifest<'a> {
+    /// What makes a directory a kappac bundle, which `build` may replace.
+    kappac_bundle: u32,
     kappac_version: &'static str,
     protocol_version: u32,
     entry: &'static str,
@@ -87,6 +91,18 @@ struct Manifest<'a> {
     resume_points: &'a [ResumePoint],
     /// `line_map[i]` is the line of the original handler.py that line `i + 1` came from.
     line_map: &'a [u32],
+    /// Every other file of the bundle with its SHA-256: what a later build may delete.
+    files: BTreeMap<&'a str, String>,
+}
+
+/// The manifest's `kappac_bundle`: the layout of bundles this kappac writes and replaces.
+const BUNDLE_FORMAT: u32 = 1;
+
+fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|byte| format!("{byte:02x}"))
+        .collect()
 }
 
 /// Where a bundle goes by default: `./build/<app name>`.
@@ -142,29 +158,52 @@ pub fn build(
     for (path, text) in RUNTIME_FILES {
         entries.push(((*path).to_owned(), text.as_bytes().to_vec()));
     }
-    for (relative, full) in app_files(app, out)? {
+    let output = files::resolved(out).ok_or_else(|| {
+        BuildError::Io(format!(
+            "cannot tell where `{}` is; name the output without `..` after a missing directory",
+            out.display()
+        ))
+    })?;
+    let app_root = app
+        .canonicalize()
+        .map_err(|e| BuildError::Io(format!("cannot read `{}`: {e}", app.display())))?;
+    if output.starts_with(&app_root) {
+        return Err(BuildError::Io(format!(
+            "the output `{}` is inside the app `{}`; write the bundle elsewhere with -o",
+            out.display(),
+            app.display()
+        )));
+    }
+    for file in files::app_files(app)? {
         if ["rt", "kappa_coordinator"]
             .iter()
-            .any(|p| relative == *p || relative.starts_with(&format!("{p}/")))
+            .any(|p| file.name == *p || file.name.starts_with(&format!("{p}/")))
         {
             return Err(BuildError::Io(format!(
                 "`{}` would shadow the runtime packages `rt` / `kappa_coordinator`; rename it",
-                full.display()
+                file.source.display()
             )));
         }
-        let data = std::fs::read(&full)
-            .map_err(|e| BuildError::Io(format!("cannot read `{}`: {e}", full.display())))?;
-        entries.push((relative, data));
+        let data = std::fs::read(&file.source)
+            .map_err(|e| BuildError::Io(format!("cannot read `{}`: {e}", file.source.display())))?;
+        entries.push((file.name, data));
     }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    let listed = entries
+        .iter()
+        .map(|(name, data)| (name.as_str(), sha256_hex(data)))
+        .collect();
     let manifest = Manifest {
+        kappac_bundle: BUNDLE_FORMAT,
         kappac_version: env!("CARGO_PKG_VERSION"),
         protocol_version: 2,
         entry: "handler.handler",
         source: "handler.py",
-        source_sha256: sha256::hex_digest(file.text.as_bytes()),
+        source_sha256: sha256_hex(file.text.as_bytes()),
         target_version: options.target.to_string(),
         resume_points: &transformed.resume_points,
         line_map: &transformed.line_map,
+        files: listed,
     };
     let manifest = serde_json::to_vec(&manifest)
         .map_err(|e| BuildError::Io(format!("cannot write the manifest: {e}")))?;
@@ -173,14 +212,7 @@ pub fn build(
 
     write_atomically(out, &entries)?;
     let zip_path = if zip {
-        let path = out.with_extension("zip");
-        let temp = path.with_extension("zip.tmp");
-        let mut data = Vec::new();
-        zip::write_zip(&mut data, &entries).map_err(|e| BuildError::Io(e.to_string()))?;
-        std::fs::write(&temp, &data)
-            .and_then(|()| std::fs::rename(&temp, &path))
-            .map_err(|e| BuildError::Io(format!("cannot write `{}`: {e}", path.display())))?;
-        Some(path)
+        Some(write_zip(out, &entries)?)
     } else {
         None
     };
@@ -192,170 +224,134 @@ pub fn build(
     })
 }
 
-fn write_atomically(out: &Path, entries: &[(String, Vec<u8>)]) -> Result<(), BuildError> {
-    let io = |what: &str, path: &Path, e: std::io::Error| {
-        BuildError::Io(format!("cannot {what} `{}`: {e}", path.display()))
-    };
-    let parent = out
+fn io_error(what: &str, path: &Path, error: impl std::fmt::Display) -> BuildError {
+    BuildError::Io(format!("cannot {what} `{}`: {error}", path.display()))
+}
+
+/// The directory that holds `path` (`.` for a bare name), created if missing.
+fn parent_dir(path: &Path) -> Result<PathBuf, BuildError> {
+    let parent = path
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| io("create", parent, e))?;
-    let name = out
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let temp = parent.join(format!(".{name}.kappac-tmp-{}", std::process::id()));
-    if temp.exists() {
-        std::fs::remove_dir_all(&temp).map_err(|e| io("remove", &temp, e))?;
-    }
-    let result = (|| {
-        for (relative, data) in entries {
-            let path = temp.join(relative);
-            if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| io("create", dir, e))?;
-            }
-            std::fs::write(&path, data).map_err(|e| io("write", &path, e))?;
-        }
-        if out.exists() {
-            // Only ever replace an earlier bundle, never a directory of the user's.
-            if !out.join(MANIFEST).is_file() {
-                return Err(BuildError::Io(format!(
-                    "`{}` exists and is not a kappac bundle; choose another output with -o",
-                    out.display()
-                )));
-            }
-            std::fs::remove_dir_all(out).map_err(|e| io("replace", out, e))?;
-        }
-        std::fs::rename(&temp, out).map_err(|e| io("move the bundle to", out, e))
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_dir_all(&temp);
-    }
-    result
+    std::fs::create_dir_all(parent).map_err(|e| io_error("create", parent, e))?;
+    Ok(parent.to_owned())
 }
 
-/// The app's files to copy (relative path with `/`, full path), sorted; `handler.py`,
-/// caches, hidden entries, the output directory and `.kappaignore` matches are left out.
-fn app_files(app: &Path, out: &Path) -> Result<Vec<(String, PathBuf)>, BuildError> {
-    let ignore = match std::fs::read_to_string(app.join(".kappaignore")) {
-        Ok(text) => text
-            .lines()
-            .map(str::trim)
-            .filter(|l| !l.is_empty() && !l.starts_with('#'))
-            .map(str::to_owned)
-            .collect(),
-        Err(_) => Vec::new(),
+/// Writes the bundle into a new temporary directory beside `out`, then puts it in place of
+/// `out`; a failure on the way removes the temporary directory and leaves `out` as it was.
+fn write_atomically(out: &Path, entries: &[(String, Vec<u8>)]) -> Result<(), BuildError> {
+    let parent = parent_dir(out)?;
+    let temp = tempfile::Builder::new()
+        .prefix(".kappac-bundle-")
+        .tempdir_in(&parent)
+        .map_err(|e| io_error("create a directory in", &parent, e))?;
+    for (name, data) in entries {
+        // Names are validated `/`-separated relative paths (files::bundle_name).
+        let path = name
+            .split('/')
+            .fold(temp.path().to_owned(), |path, part| path.join(part));
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| io_error("create", dir, e))?;
+        }
+        std::fs::write(&path, data).map_err(|e| io_error("write", &path, e))?;
+    }
+    if std::fs::symlink_metadata(out).is_ok() {
+        verify_bundle(out)?;
+        std::fs::remove_dir_all(out).map_err(|e| io_error("replace", out, e))?;
+    }
+    std::fs::rename(temp.path(), out).map_err(|e| io_error("move the bundle to", out, e))?;
+    // The directory is `out` now: nothing left to clean up.
+    let _ = temp.keep();
+    Ok(())
+}
+
+/// An existing output may be replaced only if it is a kappac bundle and holds nothing but
+/// what its manifest lists: a directory of the user's is never deleted.
+fn verify_bundle(out: &Path) -> Result<(), BuildError> {
+    let refuse = |why: String| {
+        BuildError::Io(format!(
+            "`{}` exists and is not a kappac bundle ({why}); kappac replaces only a bundle it wrote: choose another output with -o, or remove it yourself",
+            out.display()
+        ))
     };
-    let out_canonical = out.canonicalize().ok();
-    let mut files = Vec::new();
-    let walker = WalkDir::new(app).follow_links(true).sort_by_file_name();
-    let mut iter = walker.into_iter();
-    while let Some(entry) = iter.next() {
-        let entry =
-            entry.map_err(|e| BuildError::Io(format!("cannot list `{}`: {e}", app.display())))?;
-        if entry.depth() == 0 {
+    let metadata = std::fs::symlink_metadata(out).map_err(|e| io_error("read", out, e))?;
+    if !metadata.is_dir() {
+        return Err(refuse("it is not a directory".to_owned()));
+    }
+    let manifest: serde_json::Value = std::fs::read(out.join(MANIFEST))
+        .ok()
+        .and_then(|data| serde_json::from_slice(&data).ok())
+        .ok_or_else(|| refuse(format!("it has no readable {MANIFEST}")))?;
+    let listed = match (&manifest["kappac_bundle"], manifest["files"].as_object()) {
+        (serde_json::Value::Number(_), Some(files)) => files,
+        _ => return Err(refuse(format!("its {MANIFEST} was not written by kappac"))),
+    };
+    for entry in WalkDir::new(out).follow_links(false) {
+        let entry = entry.map_err(|e| io_error("read", out, e))?;
+        if entry.file_type().is_dir() {
             continue;
         }
-        let relative = entry
-            .path()
-            .strip_prefix(app)
-            .unwrap_or(entry.path())
-            .to_string_lossy()
-            .replace('\\', "/");
-        let name = entry.file_name().to_string_lossy();
-        let is_dir = entry.file_type().is_dir();
-        let skip = name.starts_with('.')
-            || name == "__pycache__"
-            || name.ends_with(".pyc")
-            || (entry.depth() == 1 && (relative == "handler.py" || relative == "build"))
-            || out_canonical
-                .as_ref()
-                .is_some_and(|o| entry.path().canonicalize().ok().as_ref() == Some(o))
-            || ignore
-                .iter()
-                .any(|pattern| ignored(pattern, &relative, is_dir));
-        if skip {
-            if is_dir {
-                iter.skip_current_dir();
-            }
-            continue;
+        let relative = entry.path().strip_prefix(out).unwrap_or(entry.path());
+        let name = relative.to_string_lossy();
+        if name != MANIFEST && !listed.contains_key(name.as_ref()) {
+            return Err(refuse(format!(
+                "it holds `{name}`, which its manifest does not list"
+            )));
         }
-        if !is_dir {
-            files.push((relative, entry.into_path()));
+        if !entry.file_type().is_file() {
+            return Err(refuse(format!(
+                "it holds `{name}`, which is not a regular file"
+            )));
         }
     }
-    Ok(files)
+    Ok(())
 }
 
-/// `.kappaignore` matching, as in `.gitignore` for the common cases: `*` and `?` wildcards, a
-/// pattern without `/` matches a name at any depth, a trailing `/` matches directories only.
-fn ignored(pattern: &str, relative: &str, is_dir: bool) -> bool {
-    let (pattern, dirs_only) = match pattern.strip_suffix('/') {
-        Some(p) => (p, true),
-        None => (pattern, false),
-    };
-    if dirs_only && !is_dir {
-        return false;
+/// `<out>.zip`: the bundle as a deterministic, deflated, ZIP64-capable archive (fixed times
+/// and modes, sorted names), written to a temporary file and renamed. An existing file there
+/// is replaced only if it is a kappac bundle's zip.
+fn write_zip(out: &Path, entries: &[(String, Vec<u8>)]) -> Result<PathBuf, BuildError> {
+    let mut name = out.as_os_str().to_owned();
+    name.push(".zip");
+    let path = PathBuf::from(name);
+    if std::fs::symlink_metadata(&path).is_ok() && !is_bundle_zip(&path) {
+        return Err(BuildError::Io(format!(
+            "`{}` exists and is not a kappac bundle's zip; choose another output with -o",
+            path.display()
+        )));
     }
-    if let Some(anchored) = pattern.strip_prefix('/') {
-        return glob(anchored, relative);
-    }
-    if pattern.contains('/') {
-        return glob(pattern, relative);
-    }
-    relative
-        .rsplit('/')
-        .next()
-        .is_some_and(|name| glob(pattern, name))
-}
-
-fn glob(pattern: &str, text: &str) -> bool {
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    let (mut pi, mut ti) = (0, 0);
-    let (mut star, mut mark) = (None, 0);
-    while ti < t.len() {
-        if pi < p.len() && (p[pi] == '?' || p[pi] == t[ti]) && t[ti] != '/'
-            || (pi < p.len() && p[pi] == t[ti])
-        {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(s) = star {
-            if t[mark] == '/' {
-                return false;
-            }
-            pi = s + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
+    let parent = parent_dir(&path)?;
+    let mut temp = tempfile::Builder::new()
+        .prefix(".kappac-zip-")
+        .tempfile_in(&parent)
+        .map_err(|e| io_error("create a file in", &parent, e))?;
+    {
+        let mut writer = zip::ZipWriter::new(temp.as_file_mut());
+        let options = zip::write::SimpleFileOptions::default()
+            .compression_method(zip::CompressionMethod::Deflated)
+            .last_modified_time(zip::DateTime::DEFAULT)
+            .unix_permissions(0o644);
+        for (name, data) in entries {
+            let options = options.large_file(data.len() as u64 >= u64::from(u32::MAX));
+            writer
+                .start_file(name.as_str(), options)
+                .and_then(|()| writer.write_all(data).map_err(Into::into))
+                .map_err(|e| io_error("write", &path, e))?;
         }
+        writer.finish().map_err(|e| io_error("write", &path, e))?;
     }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
+    temp.as_file()
+        .sync_all()
+        .map_err(|e| io_error("write", &path, e))?;
+    temp.persist(&path)
+        .map_err(|e| io_error("write", &path, e.error))?;
+    Ok(path)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kappaignore_patterns() {
-        assert!(ignored("*.csv", "data/big.csv", false));
-        assert!(!ignored("*.csv", "data/big.csv.txt", false));
-        assert!(ignored("data/", "data", true));
-        assert!(!ignored("data/", "data", false));
-        assert!(ignored("/secrets.txt", "secrets.txt", false));
-        assert!(!ignored("/secrets.txt", "sub/secrets.txt", false));
-        assert!(ignored("sub/*.txt", "sub/a.txt", false));
-        assert!(!ignored("sub/*.txt", "sub/deeper/a.txt", false));
-        assert!(ignored("te?t.py", "test.py", false));
-    }
+fn is_bundle_zip(path: &Path) -> bool {
+    std::fs::File::open(path)
+        .ok()
+        .and_then(|file| zip::ZipArchive::new(file).ok())
+        .is_some_and(|archive| archive.index_for_name(MANIFEST).is_some())
 }
