@@ -151,7 +151,7 @@ class Worker:
                                "where": self.manifest.where(frames[0]) if frames else None})
                     return
                 recent = time.monotonic() - durable_at < window
-                if known is not None and recent and call["kind"] not in ("checkpoint", "maybe_pause"):
+                if known is not None and recent:
                     # A pipelined call soon after a checkpoint goes without one: if the task
                     # dies, it redoes the calls since its checkpoint, which the coordinator
                     # recognizes by their sequence numbers and does not apply again.
@@ -175,7 +175,8 @@ class Worker:
                 })
                 if known is not None:
                     # Pipelined: the answer is determined; go on while the coordinator stores
-                    # and applies the call (it reads this worker's messages in order).
+                    # and applies the call (it reads this worker's messages in order). Never
+                    # `checkpoint` or `maybe_pause`: those return once the checkpoint is stored.
                     outcome = wire.to_outcome(known)
                     continue
                 reply = self.expect(("resume", "release"), "call %d of task %s" % (seqno, task))
