@@ -52,13 +52,56 @@ fn reference(app: &Path) -> Result<serde_json::Value, String> {
         .output()
         .map_err(|e| e.to_string())?;
     let text = String::from_utf8_lossy(&output.stdout);
-    serde_json::from_str(text.trim()).map_err(|e| {
+    serde_json::from_str(&big_integers_as_strings(text.trim())).map_err(|e| {
         format!(
             "{}: reference run gave no JSON ({e}): {text}{}",
             app.display(),
             String::from_utf8_lossy(&output.stderr)
         )
     })
+}
+
+/// `json` with every integer of more than 18 digits written as a string (`"int:<digits>"`), so
+/// that results holding integers of any size compare exactly: `serde_json::Value` holds numbers
+/// as 64-bit integers or floats, and fails on an integer beyond a float's range.
+fn big_integers_as_strings(json: &str) -> String {
+    let bytes = json.as_bytes();
+    let mut out = String::with_capacity(json.len());
+    let (mut copied, mut i, mut in_string) = (0, 0, false);
+    while i < bytes.len() {
+        let byte = bytes[i];
+        if in_string {
+            match byte {
+                b'\\' => i += 1, // the escaped character is ASCII
+                b'"' => in_string = false,
+                _ => {}
+            }
+            i += 1;
+        } else if byte == b'"' {
+            in_string = true;
+            i += 1;
+        } else if byte == b'-' || byte.is_ascii_digit() {
+            let start = i;
+            i += 1;
+            while i < bytes.len()
+                && matches!(bytes[i], b'0'..=b'9' | b'.' | b'e' | b'E' | b'+' | b'-')
+            {
+                i += 1;
+            }
+            let digits = json[start..i].trim_start_matches('-');
+            if digits.len() > 18 && digits.bytes().all(|d| d.is_ascii_digit()) {
+                out.push_str(&json[copied..start]);
+                out.push_str("\"int:");
+                out.push_str(&json[start..i]);
+                out.push('"');
+                copied = i;
+            }
+        } else {
+            i += 1;
+        }
+    }
+    out.push_str(&json[copied..]);
+    out
 }
 
 /// `(spawned, enqueued, restarts)` from the coordinator's closing summary.
@@ -130,7 +173,7 @@ fn check_mode(app: &Path, mode: &[String], expected: &serde_json::Value) -> Resu
         return Err(format!("the run failed\n{}", context()));
     }
     let last = stdout.lines().last().unwrap_or("");
-    let result: serde_json::Value = serde_json::from_str(last)
+    let result: serde_json::Value = serde_json::from_str(&big_integers_as_strings(last))
         .map_err(|e| format!("last line is not JSON ({e})\n{}", context()))?;
     if result != expected["result"] {
         return Err(format!(
@@ -401,4 +444,19 @@ fn calls_made_again_after_a_restart_are_not_applied_twice() {
     assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "1225");
     assert!(stderr.contains("51 tasks (50 spawned)"), "{stderr}");
     assert!(stderr.contains("1 restarts"), "{stderr}");
+}
+
+#[test]
+fn the_worker_follows_the_protocol_message_by_message() {
+    // checkpoint() returns only once stored, exit frees the worker at once, JSON of integers of
+    // any size: deterministic checks of rt/worker.py driven as a coordinator would.
+    let output = Command::new("python3")
+        .arg("tests/py/test_worker_protocol.py")
+        .output()
+        .expect("python3");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
 }

@@ -22,6 +22,11 @@ def main(argv=None):
     parser.add_argument("--chaos", default=None)
     parser.add_argument("--python", default=None)
     options = parser.parse_args(argv)
+    if hasattr(sys, "set_int_max_str_digits"):
+        # CPython 3.11+ refuses to convert integers of more than 4300 digits to or from text
+        # by default; events and results are integers of any size (the result arrives as JSON
+        # text from the worker, which lifts the limit for it). No app code runs here.
+        sys.set_int_max_str_digits(0)
     try:
         event = json.loads(options.event)
     except ValueError as error:

@@ -413,6 +413,10 @@ class Coordinator:
     def _call(self, worker, message):
         task, seqno = message["task"], message["seqno"]
         checkpoint, call = message["checkpoint"], message["call"]
+        if call["kind"] in ("checkpoint", "maybe_pause") and (checkpoint is None or call.get("pipelined")):
+            # checkpoint() returns once its checkpoint is stored (docs/protocol.md).
+            raise RunFailed("protocol error: task %s sent `%s` (call %d) %s" % (
+                task, call["kind"], seqno, "without its checkpoint" if checkpoint is None else "pipelined"))
         chaos = self.chaos
         protected = worker.protected
         # A restarted task makes again the calls it made since its checkpoint (only calls that

@@ -14,10 +14,13 @@ MAIN = "0"
 
 def pipelined_reply(call):
     """The reply to a call whose answer is determined by the call itself (its ids), or None.
-    Such a call is *pipelined*: the task goes on without waiting for the coordinator."""
+    Such a call is *pipelined*: the task goes on without waiting for the coordinator.
+
+    `checkpoint` and `maybe_pause` are never pipelined, although their reply is known: the
+    program's next statement may act on the world (write a file, call a service), so when
+    `checkpoint()` returns its checkpoint must be stored; a task that dies after that resumes
+    after it, never before."""
     kind = call["kind"]
-    if kind in ("checkpoint", "maybe_pause"):
-        return {"value": None}
     if kind == "spawn" and not call["blocking"]:
         return {"futures": call["ids"], "many": call["copies"] is not None}
     if kind == "map_spawn":

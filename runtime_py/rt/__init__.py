@@ -220,7 +220,9 @@ class Queue:
 # --- the API ------------------------------------------------------------------------------
 
 def checkpoint():
-    """Takes a checkpoint."""
+    """Takes a checkpoint, and returns once the coordinator has stored it: a worker that dies
+    after this call resumes the task after it, never before (the barrier to put before effects
+    outside the run). Code after it may run again until the task's next checkpoint."""
     return _call("checkpoint")
 
 
@@ -228,7 +230,8 @@ pause = checkpoint
 
 
 def maybe_pause():
-    """Takes a checkpoint if the runtime's policy says so (see `_Policy`)."""
+    """Takes a checkpoint, as `checkpoint()` does, if the runtime's policy says so (see
+    `_Policy`)."""
     if not policy.due():
         return None
     return _call("maybe_pause")

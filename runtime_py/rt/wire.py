@@ -285,10 +285,18 @@ def start_arguments(start, input_results):
 
 
 def result_json(value):
-    """The run's result as one line of JSON, or why it cannot be."""
+    """The run's result as one line of JSON (integers of any size), or why it cannot be."""
     import json
 
+    # CPython 3.11+ limits int-to-text conversion to 4300 digits by default. Lifted for the
+    # result only, not for the app's own code (which keeps Python's behavior and setting).
+    limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+    if limit:
+        sys.set_int_max_str_digits(0)
     try:
         return json.dumps(value, allow_nan=False), None
     except (TypeError, ValueError) as error:
         return None, "the result (a %s) cannot be expressed as JSON: %s" % (type(value).__name__, error)
+    finally:
+        if limit:
+            sys.set_int_max_str_digits(limit)

@@ -111,8 +111,10 @@ class Worker:
             message = protocol.recv(self.inbox)
             if message is None or message["op"] == "stop":
                 return
-            if message["op"] == "invoke":
-                self.invoke(message)
+            if message["op"] != "invoke":
+                sys.exit("kappa worker: protocol error: expected 'invoke' or 'stop' between invocations, got %r" % (
+                    message["op"],))
+            self.invoke(message)
 
     def invoke(self, message):
         task, seqno = message["task"], message["seqno"]
@@ -151,8 +153,16 @@ class Worker:
                     outcome = probed
                     continue
                 call, known = wire.to_call(unwind.request, task, seqno)
+                if call["kind"] == "exit":
+                    # The task ends here: nothing of it runs after the call, so it takes no
+                    # checkpoint and gets no answer (the coordinator finishes the task and may
+                    # invoke another one on this worker at once). A worker that dies before
+                    # the call is stored is replaced from the task's latest checkpoint.
+                    self.send({"op": "call", "task": task, "seqno": seqno, "checkpoint": None, "call": call,
+                               "where": self.manifest.where(frames[0]) if frames else None})
+                    return
                 recent = time.monotonic() - durable_at < window
-                if known is not None and recent and call["kind"] not in ("checkpoint", "maybe_pause"):
+                if known is not None and recent:
                     # A pipelined call soon after a checkpoint goes without one: if the task
                     # dies, it redoes the calls since its checkpoint, which the coordinator
                     # recognizes by their sequence numbers and does not apply again.
@@ -176,14 +186,13 @@ class Worker:
                 })
                 if known is not None:
                     # Pipelined: the answer is determined; go on while the coordinator stores
-                    # and applies the call (it reads this worker's messages in order).
+                    # and applies the call (it reads this worker's messages in order). Never
+                    # `checkpoint` or `maybe_pause`: those return once the checkpoint is stored.
                     outcome = wire.to_outcome(known)
                     continue
-                reply = protocol.recv(self.inbox)
-                if reply is None or reply["op"] == "stop":
-                    sys.exit(0)
-                if reply["op"] != "resume":
-                    return  # released: the task continues later, from its checkpoint
+                reply = self.expect(("resume", "release"), "call %d of task %s" % (seqno, task))
+                if reply["op"] == "release":
+                    return  # the task continues later, from its checkpoint
                 outcome = wire.to_outcome(reply["reply"])
             except Exception as error:
                 self.fail(task, error)
@@ -212,14 +221,25 @@ class Worker:
         if known is not None:
             return wire.to_outcome(known)
         self.send({"op": "probe", "task": task, "future": future})
-        reply = protocol.recv(self.inbox)
-        if reply is None or reply["op"] == "stop":
-            sys.exit(0)
-        if reply["op"] != "resume":
+        reply = self.expect(("resume", "checkpoint"), "a probe of task %s" % task)
+        if reply["op"] == "checkpoint":
             return None  # not done yet: make the call, with a checkpoint
         # The coordinator adds the results of the futures made next to this one, if done.
         self.done = reply.get("done", {})
         return wire.to_outcome(reply["reply"])
+
+    def expect(self, ops, what):
+        """The coordinator's answer to `what`: a message whose op is one of `ops`. The worker
+        exits on `stop` or a closed stdin, and on anything else, which would mean the two sides
+        disagree about the state of the task: rather than guess, it says so on stderr and exits
+        (the coordinator sees the worker die)."""
+        reply = protocol.recv(self.inbox)
+        if reply is None or reply["op"] == "stop":
+            sys.exit(0)
+        if reply["op"] not in ops:
+            sys.exit("kappa worker: protocol error: expected %s in answer to %s, got %r" % (
+                " or ".join(repr(op) for op in ops), what, reply["op"]))
+        return reply
 
     def fail(self, task, error, fatal=False):
         """Reports the task's exception. A `fatal` one fails the whole run (it is not the

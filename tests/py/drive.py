@@ -12,6 +12,7 @@
 The event is read from APP/event.json (BUILD/event.json for run and step).
 """
 
+import contextlib
 import json
 import os
 import pickle
@@ -19,8 +20,23 @@ import subprocess
 import sys
 
 
+@contextlib.contextmanager
+def any_size_ints():
+    """Integers of any size to and from JSON text (CPython 3.11+ limits int <-> text conversion
+    to 4300 digits by default), for the driver's own conversions only: the app's code keeps
+    Python's limit, as it does in a worker."""
+    limit = sys.get_int_max_str_digits() if hasattr(sys, "get_int_max_str_digits") else 0
+    if limit:
+        sys.set_int_max_str_digits(0)
+    try:
+        yield
+    finally:
+        if limit:
+            sys.set_int_max_str_digits(limit)
+
+
 def load_event(directory):
-    with open(os.path.join(directory, "event.json")) as f:
+    with open(os.path.join(directory, "event.json")) as f, any_size_ints():
         return json.load(f)
 
 
@@ -40,7 +56,8 @@ def outcome_json(result=None, error=None, **counts):
     else:
         payload = {"result": result}
     payload.update(counts)
-    return json.dumps(payload, sort_keys=True)
+    with any_size_ints():
+        return json.dumps(payload, sort_keys=True)
 
 
 def reference(app):
@@ -156,7 +173,11 @@ def check(app, build):
 
 def main():
     command, args = sys.argv[1], [os.path.abspath(a) for a in sys.argv[2:]]
-    {"check": check, "reference": reference, "run": run, "step": step}[command](*args)
+    if command == "check":
+        with any_size_ints():  # it runs no app code itself
+            check(*args)
+        return
+    {"reference": reference, "run": run, "step": step}[command](*args)
 
 
 if __name__ == "__main__":
