@@ -445,18 +445,3 @@ fn calls_made_again_after_a_restart_are_not_applied_twice() {
     assert!(stderr.contains("51 tasks (50 spawned)"), "{stderr}");
     assert!(stderr.contains("1 restarts"), "{stderr}");
 }
-
-#[test]
-fn the_worker_follows_the_protocol_message_by_message() {
-    // checkpoint() returns only once stored, exit frees the worker at once, JSON of integers of
-    // any size: deterministic checks of rt/worker.py driven as a coordinator would.
-    let output = Command::new("python3")
-        .arg("tests/py/test_worker_protocol.py")
-        .output()
-        .expect("python3");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-}

@@ -116,7 +116,10 @@ def is_tail_call(code, offset):
 
 
 def check(unwind):
-    """The first frame `unwind` passed that cannot be resumed, as `(frame, line)`, or None."""
+    """The first frame `unwind` passed that cannot be resumed, as `(frame, line)`, or None.
+    An `exit` is never resumed (the task ends there), so any frame may pass it."""
+    if unwind.request.kind == "exit":
+        return None
     saved = {id(frame) for frame in unwind.saved_frames}
     tb = unwind.__traceback__
     while tb is not None:

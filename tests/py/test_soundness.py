@@ -31,6 +31,12 @@ def pauser(x):
     return x + 1
 
 
+def exits_from_helper(x):
+    """Not compiled, but `exit` is never resumed: nothing of this frame is lost."""
+    rt.exit(x * 10)
+    return "never"
+
+
 def uses_result(x):
     y = pauser(x)
     return ["done", y]
@@ -110,6 +116,9 @@ class SafetyNet(unittest.TestCase):
             with self.subTest(f=f.__name__):
                 self.assertEqual(rt.run(f, 1), 2)
         self.assertEqual(rt.run(tail_in_loops, [5]), 6)
+
+    def test_exit_passes_any_frame(self):
+        self.assertEqual(rt.run(exits_from_helper, 4), 40)
 
     def test_frames_with_work_left_fail_the_run(self):
         cases = {
