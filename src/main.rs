@@ -352,23 +352,48 @@ fn run_directory(app: &std::path::Path) -> std::io::Result<tempfile::TempDir> {
         .tempdir_in(base)
 }
 
-fn run(options: RunOptions) -> ExitCode {
-    let event = match (&options.event, &options.event_file) {
-        (Some(text), _) => text.clone(),
-        (None, Some(path)) => match std::fs::read_to_string(path) {
-            Ok(text) => text,
-            Err(error) => {
-                eprintln!("error: cannot read `{}`: {error}", path.display());
-                return ExitCode::from(2);
-            }
-        },
-        (None, None) => std::fs::read_to_string(options.app.join("event.json"))
-            .unwrap_or_else(|_| "{}".to_owned()),
+/// Starts the coordinator of a bundle (the first argument) in an isolated interpreter.
+const COORDINATOR_BOOTSTRAP: &str = "import sys; sys.path.append(sys.argv[1]); \
+     from kappa_coordinator.__main__ import main; sys.exit(main(sys.argv[1:]))";
+
+/// The event's JSON text: `--event`, `--event-file`, else the app's `event.json` if there is
+/// one, else `{}`. Checked for syntax only (integers of any size, any depth): the coordinator
+/// parses it.
+fn read_event(options: &RunOptions) -> Result<String, String> {
+    let (text, source) = match (&options.event, &options.event_file) {
+        (Some(text), _) => (text.clone(), "--event".to_owned()),
+        (None, path) => {
+            let default = options.app.join("event.json");
+            let path = match path {
+                Some(path) => path.clone(),
+                None if std::fs::symlink_metadata(&default).is_err() => return Ok("{}".to_owned()),
+                None => default,
+            };
+            let bytes = std::fs::read(&path)
+                .map_err(|e| format!("cannot read the event `{}`: {e}", path.display()))?;
+            let text = String::from_utf8(bytes)
+                .map_err(|e| format!("the event `{}` is not UTF-8: {e}", path.display()))?;
+            (text, format!("`{}`", path.display()))
+        }
     };
-    // Checked for syntax only: `Value` cannot hold integers beyond a float's range, and events
-    // may hold integers of any size (the coordinator parses the event itself).
-    if let Err(error) = serde_json::from_str::<serde::de::IgnoredAny>(&event) {
-        eprintln!("error: the event is not valid JSON: {error}");
+    let mut deserializer = serde_json::Deserializer::from_str(&text);
+    deserializer.disable_recursion_limit();
+    serde::Deserialize::deserialize(&mut deserializer)
+        .and_then(|serde::de::IgnoredAny| deserializer.end())
+        .map_err(|e| format!("the event ({source}) is not valid JSON: {e}"))?;
+    Ok(text)
+}
+
+fn run(options: RunOptions) -> ExitCode {
+    let event = match read_event(&options) {
+        Ok(event) => event,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::from(2);
+        }
+    };
+    if !options.block_wait.is_finite() || options.block_wait < 0.0 {
+        eprintln!("error: --block-wait must be a number of seconds, 0 or more");
         return ExitCode::from(2);
     }
     if let Some(timeout) = options.timeout {
@@ -413,16 +438,27 @@ fn run(options: RunOptions) -> ExitCode {
             return ExitCode::from(1);
         }
     }
+    // The event travels in a file (any size; not visible in `ps`).
+    let event_file = directory.path().join("event.json");
+    if let Err(error) = std::fs::write(&event_file, &event) {
+        eprintln!("error: cannot write `{}`: {error}", event_file.display());
+        return ExitCode::from(2);
+    }
     let mut command = std::process::Command::new(&options.python);
     command
-        .args(["-m", "kappa_coordinator"])
+        // Isolated (-I): the coordinator never imports the app's modules; a `random.py` or
+        // `selectors.py` of the app must not replace the standard library's in it. The bundle
+        // comes last on its path, for `kappa_coordinator` only. Workers (started with the
+        // bundle as their directory and PYTHONPATH) import the app.
+        .arg("-I")
+        .arg("-c")
+        .arg(COORDINATOR_BOOTSTRAP)
         .arg(&bundle)
-        .arg("--event")
-        .arg(&event)
+        .arg("--event-file")
+        .arg(&event_file)
         .arg("--block-wait")
         .arg(options.block_wait.to_string())
-        .current_dir(&bundle)
-        .env("PYTHONPATH", &bundle);
+        .current_dir(directory.path());
     if let Some(workers) = options.workers {
         command.arg("--workers").arg(workers.to_string());
     }
@@ -442,7 +478,16 @@ fn run(options: RunOptions) -> ExitCode {
         Ok(status) => match status.code() {
             Some(0) => ExitCode::SUCCESS,
             Some(2) => ExitCode::from(2),
-            _ => ExitCode::from(1),
+            Some(130) => ExitCode::from(130),
+            Some(_) => ExitCode::from(1),
+            None => {
+                use std::os::unix::process::ExitStatusExt;
+                eprintln!(
+                    "error: the coordinator was killed (signal {}); the run did not finish, and its workers stopped with it",
+                    status.signal().unwrap_or_default()
+                );
+                ExitCode::from(1)
+            }
         },
         Err(error) => {
             eprintln!(

@@ -1,20 +1,32 @@
 """Runs a bundle on the local coordinator and prints the handler's result as one line of JSON.
 
-    python3 -m kappa_coordinator BUNDLE [--event JSON] [--workers N] [--timeout S]
-                                        [--store PATH] [--chaos every|kill=P,seed=S]
+    python3 -m kappa_coordinator BUNDLE [--event JSON | --event-file PATH] [--workers N]
+                                        [--timeout S] [--store PATH]
+                                        [--chaos every|kill=P,seed=S]
 """
 
 import argparse
 import json
+import signal
 import sys
 
+from kappa_coordinator import lifetime
 from kappa_coordinator.local import Coordinator, RunFailed
+
+
+def _stop(signum, frame):
+    # Once: the run stops its workers on the way out, which a second signal must not cut short.
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise KeyboardInterrupt("signal %d" % signum)
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="kappa_coordinator", description=__doc__.splitlines()[0])
     parser.add_argument("bundle")
-    parser.add_argument("--event", default="{}", help="the event, as JSON")
+    events = parser.add_mutually_exclusive_group()
+    events.add_argument("--event", default=None, help="the event, as JSON (default: {})")
+    events.add_argument("--event-file", default=None, help="a file holding the event, as JSON")
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--timeout", type=float, default=None, help="time limit of one invocation, seconds")
     parser.add_argument("--block-wait", type=float, default=1.0, help="how long a blocked call waits in place")
@@ -27,10 +39,23 @@ def main(argv=None):
         # by default; events and results are integers of any size (the result arrives as JSON
         # text from the worker, which lifts the limit for it). No app code runs here.
         sys.set_int_max_str_digits(0)
+    source = "--event"
+    text = options.event if options.event is not None else "{}"
+    if options.event_file is not None:
+        source = options.event_file
+        try:
+            with open(options.event_file, "rb") as f:
+                text = f.read().decode("utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            print("error: cannot read the event %s: %s" % (source, error), file=sys.stderr)
+            return 2
     try:
-        event = json.loads(options.event)
+        event = json.loads(text)
     except ValueError as error:
-        print("error: --event is not JSON: %s" % error, file=sys.stderr)
+        print("error: the event (%s) is not JSON: %s" % (source, error), file=sys.stderr)
+        return 2
+    except RecursionError:
+        print("error: the event (%s) nests deeper than Python's json module reads" % source, file=sys.stderr)
         return 2
     try:
         coordinator = Coordinator(options.bundle, workers=options.workers, timeout=options.timeout,
@@ -39,8 +64,16 @@ def main(argv=None):
     except ValueError as error:
         print("error: %s" % error, file=sys.stderr)
         return 2
+    # Killing whoever started the coordinator (`kappac run`), or sending it SIGTERM, stops the
+    # run like Ctrl-C: its workers and their subprocesses are killed, and it says so.
+    lifetime.signal_when_parent_dies(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     try:
         result = coordinator.run(event)
+    except KeyboardInterrupt:
+        print("run stopped (interrupted): its workers were stopped; " + coordinator.summary(), file=sys.stderr)
+        return 130
     except RunFailed as failure:
         sys.stderr.write(str(failure))
         if not str(failure).endswith("\n"):

@@ -23,7 +23,7 @@ import subprocess
 import sys
 import time
 
-from kappa_coordinator import protocol
+from kappa_coordinator import lifetime, protocol
 from kappa_coordinator.state import MAIN, State, pipelined_reply
 
 SLICE = 0.05  # seconds between random kills' draws in `kill` chaos
@@ -73,17 +73,28 @@ class Chaos:
             raise ValueError("--chaos kill=P needs 0 <= P <= 1")
 
 
+# Starts a worker: the runtime's own modules come from the standard library (an app's
+# `types.py` or `random.py` must not replace them); the bundle comes last on the path, for `rt`.
+# The worker puts the bundle first only to import the app (`rt.worker.Worker.serve`).
+WORKER_BOOTSTRAP = (
+    "import sys; del sys.path[0]; sys.path.append(sys.argv[1]); "
+    "from rt.worker import main; main(sys.argv[2])"
+)
+
+
 class Worker:
     def __init__(self, coordinator, protected):
         read_fd, write_fd = os.pipe()
         self.process = subprocess.Popen(
-            [coordinator.python, "-m", "rt.worker", str(write_fd)],
+            [coordinator.python, "-c", WORKER_BOOTSTRAP, coordinator.bundle, str(write_fd)],
             cwd=coordinator.bundle,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             pass_fds=(write_fd,),
-            env=dict(os.environ, PYTHONPATH=coordinator.bundle, PYTHONUNBUFFERED="1"),
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            # A group of its own, with its tasks' subprocesses: killed together (lifetime.py).
+            start_new_session=True,
         )
         os.close(write_fd)
         self.events = read_fd
@@ -92,6 +103,7 @@ class Worker:
         self.ready = False
         self.task = None
         self.mode = "starting"  # starting, idle, busy, waiting
+        self.killed = None  # why the coordinator killed it ("time limit", "chaos"), if it did
         self.invoked_at = None
         self.wait_until = None
         self.pending = None  # an invocation to send once the worker has said hello
@@ -109,10 +121,8 @@ class Worker:
             return False
 
     def kill(self):
-        try:
-            self.process.kill()
-        except OSError:
-            pass
+        """Kills the worker and every process its tasks started."""
+        lifetime.kill_group(self.process.pid)
 
 
 class Coordinator:
@@ -371,6 +381,9 @@ class Coordinator:
     def _handle(self, worker, message):
         op = message["op"]
         if op == "hello":
+            if message.get("import_error"):
+                raise RunFailed("the app cannot be imported: every worker would fail the same way\n%s" % (
+                    message["import_error"],))
             if message.get("error") or message.get("protocol") != protocol.VERSION:
                 raise RunFailed("incompatible runtime: the worker speaks protocol %r, this coordinator %d%s" % (
                     message.get("protocol"), protocol.VERSION,
@@ -423,7 +436,7 @@ class Coordinator:
         # went without a checkpoint can be after it): recognized by number, not applied again.
         replay = seqno <= self.recorded.get(task, 0) and self._check_replay(task, seqno, call)
         if not replay and chaos.probability and not protected and chaos.random.random() < chaos.probability / 2:
-            self._kill(worker)  # lost before the coordinator stored it: the task redoes it
+            self._kill(worker, "chaos")  # lost before the coordinator stored it: the task redoes it
             return
         if not self._store(task, seqno, checkpoint, None if replay else call):
             raise RunFailed("task %s sent call %d twice" % (task, seqno))
@@ -447,7 +460,7 @@ class Coordinator:
             self.main_json_error = call.get("json_error")
         kill_after = chaos.every or (chaos.probability and chaos.random.random() < chaos.probability / 2)
         if kill_after and not protected:
-            self._kill(worker)  # stored and applied: the task resumes with the recorded reply
+            self._kill(worker, "chaos")  # stored and applied: the task resumes with the recorded reply
             return
         if self.state.tasks[task].done:
             self._idle(worker)
@@ -472,7 +485,8 @@ class Coordinator:
         worker.mode = "idle"
         worker.invoked_at = None
 
-    def _kill(self, worker):
+    def _kill(self, worker, reason):
+        worker.killed = reason
         worker.kill()
         self._worker_died(worker)
 
@@ -517,10 +531,21 @@ class Coordinator:
         self.restarts_without_progress[task_id] = count
         if count > self.max_restarts:
             where = self.where.get(task_id)
-            self.state.finish(task_id, error=pickle.dumps(RuntimeError("restarted too often")), traceback=(
-                "%s was restarted %d times without reaching a new checkpoint%s; it needs a coordinator call "
-                "(e.g. checkpoint()) more often than the time limit allows\n" % (
-                    task.describe(), count - 1, " (last checkpoint at %s)" % where if where else "")))
+            since = " since its last checkpoint at %s" % where if where else ""
+            if worker.killed is None:
+                # It ended on its own: os._exit, a crash in an extension, a signal from outside.
+                status = worker.process.returncode
+                how = ("exited with status %d" % status if status is not None and status >= 0
+                       else "was killed by signal %d" % -status if status is not None else "died")
+                message = ("%s failed: its worker %s %d times in a row%s. A task's code must not end its "
+                           "process (os._exit, a crash in a C extension); raise an exception instead\n" % (
+                               task.describe(), how, count, since))
+            else:
+                message = ("%s was restarted %d times without reaching a new checkpoint%s; it needs a "
+                           "coordinator call (e.g. checkpoint()) more often than the %s allows\n" % (
+                               task.describe(), count - 1, since,
+                               "time limit" if worker.killed == "time limit" else "chaos kill rate"))
+            self.state.finish(task_id, error=pickle.dumps(RuntimeError("restarted too often")), traceback=message)
             if task_id == MAIN:
                 self.main_traceback = self.state.main.traceback
             return
@@ -533,7 +558,7 @@ class Coordinator:
         for worker in list(self.workers):
             if worker.mode == "busy" and self.timeout and not worker.protected and worker.invoked_at is not None:
                 if now - worker.invoked_at > self.timeout:
-                    self._kill(worker)
+                    self._kill(worker, "time limit")
                     continue
             if worker.mode == "waiting":
                 if worker.task in self.state.runnable:
@@ -546,7 +571,7 @@ class Coordinator:
         if self.chaos.probability:
             busy = [w for w in self.workers if w.mode == "busy" and not w.protected]
             if busy and self.chaos.random.random() < self.chaos.probability * SLICE:
-                self._kill(self.chaos.random.choice(busy))
+                self._kill(self.chaos.random.choice(busy), "chaos")
 
     def _work_left(self):
         if self.state.runnable:

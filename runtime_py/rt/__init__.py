@@ -130,7 +130,7 @@ def resume(frames, outcome):
         except Unwind as unwind:
             unwind.frames.extend(frames[index + 1:])
             raise
-        except Exception as error:  # the user's exception travels to the caller's frame
+        except BaseException as error:  # noqa: B036 - the task's exception (SystemExit too) travels to the caller's frame
             outcome = Outcome(error=error)
         else:
             outcome = Outcome(value)

@@ -80,7 +80,7 @@ class Scheduler:
             self.state.apply(task.id, call)
             if task.done:
                 self.frames.pop(task.id, None)
-        except Exception as error:
+        except BaseException as error:  # noqa: B036 - the task's SystemExit ... is its error
             self.state.finish(task.id, error=wire.dumps_error(error))
         else:
             self.state.finish(task.id, result=wire.dumps(value))

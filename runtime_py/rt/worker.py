@@ -3,16 +3,18 @@ stays warm between them. Speaks docs/protocol.md: messages from the coordinator 
 messages to it on the file descriptor given as the first argument; the tasks' own output goes
 to stdout and stderr, which the coordinator labels with the task.
 
-    python3 -m rt.worker FD          (in the bundle directory)
+    python3 -m rt.worker FD          (in the bundle directory; the coordinator starts it with
+                                      kappa_coordinator.local.WORKER_BOOTSTRAP instead)
 """
 
 import json
 import os
+import signal
 import sys
 import time
 import traceback
 
-from kappa_coordinator import protocol
+from kappa_coordinator import lifetime, protocol
 import rt
 from rt import Unwind, resume, soundness, wire
 from rt.local import unpicklable_variable
@@ -21,6 +23,10 @@ from rt.local import unpicklable_variable
 # call whose answer it knows, without taking a new checkpoint: the most work a restarted task
 # redoes because of it.
 CHECKPOINT_WINDOW = 0.02
+
+
+class WorkerExit(SystemExit):
+    """The worker itself ends (told to stop, or the protocol broke): never a task's error."""
 
 
 class Manifest:
@@ -34,7 +40,8 @@ class Manifest:
             data = {}
         self.line_map = data.get("line_map", [])
         self.points = {p["continuation"].rsplit(".", 1)[-1]: p for p in data.get("resume_points", [])}
-        self.handler = os.path.abspath(os.path.join(directory, "handler.py"))
+        self.directory = os.path.abspath(directory)
+        self.handler = os.path.join(self.directory, "handler.py")
         try:
             with open(os.path.join(directory, "kappa-source", "handler.py"), encoding="utf-8") as f:
                 self.source_lines = f.read().splitlines()
@@ -43,8 +50,11 @@ class Manifest:
 
     def user_line(self, filename, line):
         """`(filename, line)` of the user's code for a line of the bundle's files."""
-        if os.path.abspath(filename) == self.handler and 0 < line <= len(self.line_map):
+        path = os.path.abspath(filename)
+        if path == self.handler and 0 < line <= len(self.line_map):
             return "handler.py", self.line_map[line - 1]
+        if path.startswith(self.directory + os.sep):
+            return os.path.relpath(path, self.directory), line  # the app's own file
         return filename, line
 
     def where(self, frame):
@@ -55,17 +65,20 @@ class Manifest:
         """A traceback whose handler.py lines are the user's, not the generated ones."""
         lines = []
         for entry in traceback.extract_tb(error.__traceback__):
+            runtime = entry.filename.replace("\\", "/")
+            if "/rt/" in runtime or "/kappa_coordinator/" in runtime:
+                continue
             filename, lineno = self.user_line(entry.filename, entry.lineno)
             text = entry.line
             if filename == "handler.py" and 0 < lineno <= len(self.source_lines):
                 text = self.source_lines[lineno - 1]
-            if "/rt/" in filename.replace("\\", "/") or "/kappa_coordinator/" in filename.replace("\\", "/"):
-                continue
             lines.append('  File "%s", line %d, in %s\n' % (filename, lineno, _function_name(entry.name)))
             if text:
                 lines.append("    %s\n" % text.strip())
         if lines:
             lines.insert(0, "Traceback (most recent call last):\n")
+        if isinstance(error, SyntaxError) and error.filename:
+            error.filename, _ = self.user_line(error.filename, error.lineno or 0)
         lines.extend(traceback.format_exception_only(type(error), error))
         child = getattr(error, "kappa_child_traceback", None)
         if child:
@@ -98,7 +111,16 @@ class Worker:
             self.send({"op": "hello", "protocol": protocol.VERSION, "error": "worker speaks protocol %d, coordinator %r" % (protocol.VERSION, hello.get("protocol"))})
             return
         sys.path.insert(0, os.getcwd())
-        import handler  # warm: imported once per worker
+        try:
+            import handler  # warm: imported once per worker
+        except BaseException as error:  # noqa: B036 - SystemExit at import is a failure too
+            # Every worker would fail the same way: the coordinator fails the run with this.
+            self.send({
+                "op": "hello",
+                "protocol": protocol.VERSION,
+                "import_error": self.manifest.format_exception(error),
+            })
+            return
 
         entry = getattr(handler, "handler", None)
         self.send({
@@ -194,7 +216,9 @@ class Worker:
                 if reply["op"] == "release":
                     return  # the task continues later, from its checkpoint
                 outcome = wire.to_outcome(reply["reply"])
-            except Exception as error:
+            except WorkerExit:
+                raise
+            except BaseException as error:  # noqa: B036 - the task's SystemExit, KeyboardInterrupt ... are its errors
                 self.fail(task, error)
                 return
             else:
@@ -235,9 +259,9 @@ class Worker:
         (the coordinator sees the worker die)."""
         reply = protocol.recv(self.inbox)
         if reply is None or reply["op"] == "stop":
-            sys.exit(0)
+            raise WorkerExit(0)
         if reply["op"] not in ops:
-            sys.exit("kappa worker: protocol error: expected %s in answer to %s, got %r" % (
+            raise WorkerExit("kappa worker: protocol error: expected %s in answer to %s, got %r" % (
                 " or ".join(repr(op) for op in ops), what, reply["op"]))
         return reply
 
@@ -253,8 +277,11 @@ class Worker:
         })
 
 
-def main():
-    outbox = os.fdopen(int(sys.argv[1]), "wb")
+def main(fd=None):
+    # A worker whose coordinator is gone kills itself and its tasks' subprocesses.
+    lifetime.signal_when_parent_dies()
+    lifetime.kill_own_group_on(signal.SIGTERM)
+    outbox = os.fdopen(int(fd if fd is not None else sys.argv[1]), "wb")
     Worker(sys.stdin.buffer, outbox).serve()
 
 

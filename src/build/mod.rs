@@ -44,6 +44,10 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         include_str!("../../runtime_py/kappa_coordinator/__main__.py"),
     ),
     (
+        "kappa_coordinator/lifetime.py",
+        include_str!("../../runtime_py/kappa_coordinator/lifetime.py"),
+    ),
+    (
         "kappa_coordinator/local.py",
         include_str!("../../runtime_py/kappa_coordinator/local.py"),
     ),
