@@ -12,6 +12,7 @@ import sys
 
 from kappa_coordinator import lifetime
 from kappa_coordinator.local import Coordinator, RunFailed
+from kappa_coordinator.store import StoreError
 
 
 def _stop(signum, frame):
@@ -61,7 +62,7 @@ def main(argv=None):
         coordinator = Coordinator(options.bundle, workers=options.workers, timeout=options.timeout,
                                   block_wait=options.block_wait, chaos=options.chaos, store=options.store,
                                   python=options.python)
-    except ValueError as error:
+    except (ValueError, StoreError) as error:
         print("error: %s" % error, file=sys.stderr)
         return 2
     # Killing whoever started the coordinator (`kappac run`), or sending it SIGTERM, stops the

@@ -14,17 +14,18 @@
   it is stored) and in time slices.
 """
 
+import json
 import os
 import pickle
 import random
 import selectors
-import sqlite3
 import subprocess
 import sys
 import time
 
 from kappa_coordinator import lifetime, protocol
 from kappa_coordinator.state import MAIN, State, pipelined_reply
+from kappa_coordinator.store import Store
 
 SLICE = 0.05  # seconds between random kills' draws in `kill` chaos
 
@@ -125,6 +126,15 @@ class Worker:
         lifetime.kill_group(self.process.pid)
 
 
+def _app_hash(bundle):
+    """The SHA-256 of the app's handler.py, from the bundle's manifest ("" if unreadable)."""
+    try:
+        with open(os.path.join(bundle, "kappa-manifest.json"), "rb") as f:
+            return str(json.load(f).get("source_sha256", ""))
+    except (OSError, ValueError, AttributeError):
+        return ""
+
+
 class Coordinator:
     def __init__(self, bundle, workers=None, timeout=None, block_wait=1.0, chaos=None, store=None,
                  python=None, progress=None, max_restarts=5):
@@ -151,49 +161,25 @@ class Coordinator:
         self.main_json_error = None
         self.main_traceback = None
         self.started = time.monotonic()
-        self.db = self._open_store(store)
+        self.store = Store(store, app_hash=_app_hash(self.bundle))
 
     # -- storage --------------------------------------------------------------------------
-
-    def _open_store(self, path):
-        if path is None:
-            path = ":memory:"
-        db = sqlite3.connect(path, isolation_level=None)
-        if path != ":memory:":
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS calls (task TEXT, seqno INTEGER, call BLOB, "
-                   "PRIMARY KEY (task, seqno))")
-        db.execute("CREATE TABLE IF NOT EXISTS checkpoints (task TEXT PRIMARY KEY, seqno INTEGER, "
-                   "checkpoint BLOB)")
-        db.execute("DELETE FROM calls")
-        db.execute("DELETE FROM checkpoints")
-        return db
 
     def _store(self, task, seqno, checkpoint, call):
         """A call and the checkpoint taken just before it (either may be None: a call made
         without a checkpoint, or a call made again by a restarted task), in one transaction. A
         (task, seqno) already stored is refused: calls are applied at most once."""
-        try:
-            self.db.execute("BEGIN")
-            if call is not None:
-                self.db.execute("INSERT INTO calls VALUES (?, ?, ?)", (task, seqno, pickle.dumps(call, protocol=4)))
-            if checkpoint is not None:
-                self.db.execute("INSERT OR REPLACE INTO checkpoints VALUES (?, ?, ?)", (task, seqno, checkpoint))
-            self.db.execute("COMMIT")
-            return True
-        except sqlite3.IntegrityError:
-            self.db.execute("ROLLBACK")
-            return False
+        if call is None:
+            return self.store.store(task, seqno, checkpoint, None, None)
+        return self.store.store(task, seqno, checkpoint, call["kind"], pickle.dumps(call, protocol=4))
 
     def _check_replay(self, task, seqno, call):
         """Whether call `seqno` was made before (a restarted task makes again the calls it made
         after its checkpoint): then it must be the call stored under that number, and it is not
         applied again."""
-        row = self.db.execute("SELECT call FROM calls WHERE task = ? AND seqno = ?", (task, seqno)).fetchone()
-        if row is None:
+        recorded = self.store.recorded_kind(task, seqno)
+        if recorded is None:
             return False  # a `wait` answered without being stored (see `probe`): not made before
-        recorded = pickle.loads(row[0])["kind"]
         if recorded != call["kind"]:
             raise RunFailed(
                 "%s took another path when it was re-run from its checkpoint: its coordinator call %d "
@@ -217,9 +203,16 @@ class Coordinator:
                 self._wait_for_events()
                 self._handle_time()
                 self._show_progress()
+        except BaseException:
+            self.store.finish("failed")
+            self.store.close()
+            raise
         finally:
             self._stop_workers()
         main = self.state.main
+        self.store.finish("failed" if main.error is not None or self.main_json_error
+                          or self.state.unhandled_failures() else "finished")
+        self.store.close()
         if main.error is not None:
             raise RunFailed(self.main_traceback or "the handler failed")
         if self.main_json_error:

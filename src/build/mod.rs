@@ -56,6 +56,10 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         include_str!("../../runtime_py/kappa_coordinator/protocol.py"),
     ),
     (
+        "kappa_coordinator/store.py",
+        include_str!("../../runtime_py/kappa_coordinator/store.py"),
+    ),
+    (
         "kappa_coordinator/state.py",
         include_str!("../../runtime_py/kappa_coordinator/state.py"),
     ),
