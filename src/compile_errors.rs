@@ -311,6 +311,8 @@ impl SemanticSyntaxContext for Context<'_> {
                     }
                 }
                 Scope::Module { .. } => return false,
+                // A class body gives its methods an implicit `__class__` cell.
+                Scope::Class { .. } if name == "__class__" => return true,
                 Scope::Class { .. } | Scope::Comprehension { .. } => {}
             }
         }

@@ -270,3 +270,33 @@ fn large_events_travel_by_file_and_bad_input_is_a_clear_error() {
     );
     let _ = std::fs::remove_dir_all(app);
 }
+
+/// Results and output of tens of megabytes move in linear time (this took minutes when
+/// buffers were concatenated for every read) and a long line is relayed in pieces.
+#[test]
+fn large_results_and_output_lines_pass_through() {
+    let app = app(
+        "large",
+        "import sys\nimport rt\n\n\ndef big(n):\n    return 'r' * n\n\n\ndef handler(event, context):\n    sys.stdout.write('p' * event['n'] + '\\n')\n    sys.stdout.flush()\n    return len(rt.spawn(big, (event['n'],)).wait())\n",
+    );
+    let n = 30 << 20;
+    let output = output_of(kappac_run(&app, &["--event", &format!("{{\"n\": {n}}}")]));
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        &stderr(&output)[..2000.min(output.stderr.len())]
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout).trim(),
+        n.to_string()
+    );
+    let text = stderr(&output);
+    let printed = text
+        .lines()
+        .find_map(|line| line.strip_prefix("[task 0] "))
+        .expect("the task's line");
+    assert_eq!(printed.len(), n, "the printed line was not relayed whole");
+    assert!(printed.bytes().all(|b| b == b'p'));
+    let _ = std::fs::remove_dir_all(app);
+}

@@ -83,6 +83,10 @@ WORKER_BOOTSTRAP = (
 )
 
 
+# The longest piece of a task's output line kept before it is shown.
+OUTPUT_CHUNK = 1 << 16
+
+
 class Worker:
     def __init__(self, coordinator, protected):
         read_fd, write_fd = os.pipe()
@@ -331,12 +335,8 @@ class Coordinator:
                     break
                 if not data:
                     break
-                worker.output[kind] = worker.output.get(kind, b"") + data
-            rest = worker.output.pop(kind, b"")
-            label = "task %s" % worker.task if worker.task is not None else "worker"
-            for line in rest.split(b"\n"):
-                if line:
-                    sys.stderr.write("[%s] %s\n" % (label, line.decode("utf-8", "replace")))
+                self._relay(worker, kind, data)
+            self._relay(worker, kind, b"", end=True)
         sys.stderr.flush()
 
     def _read_output(self, worker, kind):
@@ -348,13 +348,32 @@ class Coordinator:
         if not data:
             self.selector.unregister(stream)
             return
-        buffer = worker.output.get(kind, b"") + data
-        *lines, rest = buffer.split(b"\n")
-        worker.output[kind] = rest
-        label = "task %s" % worker.task if worker.task is not None else "worker"
-        for line in lines:
-            sys.stderr.write("[%s] %s\n" % (label, line.decode("utf-8", "replace")))
+        self._relay(worker, kind, data)
         sys.stderr.flush()
+
+    def _relay(self, worker, kind, data, end=False):
+        """Shows a task's output on stderr, each line prefixed with the task. Linear time and
+        bounded memory: a line longer than OUTPUT_CHUNK is shown in pieces as it arrives (the
+        first labelled, the others continuing it), never kept whole."""
+        label = "task %s" % worker.task if worker.task is not None else "worker"
+        pieces, size, continuing = worker.output.get(kind) or ([], 0, False)
+        lines = data.split(b"\n")
+        for index, line in enumerate(lines):
+            complete = index < len(lines) - 1  # a newline came after this line
+            if line:
+                pieces.append(line)
+                size += len(line)
+            if not (complete or size > OUTPUT_CHUNK or end):
+                continue
+            if pieces:
+                text = b"".join(pieces).decode("utf-8", "replace")
+                sys.stderr.write(text if continuing else "[%s] %s" % (label, text))
+                continuing = True
+            if (complete or end) and continuing:
+                sys.stderr.write("\n")
+                continuing = False
+            pieces, size = [], 0
+        worker.output[kind] = (pieces, size, continuing)
 
     def _read_events(self, worker):
         try:

@@ -32,29 +32,33 @@ def recv(stream):
 
 
 def _read_exactly(stream, n):
-    data = b""
+    data = bytearray()
     while len(data) < n:
         chunk = stream.read(n - len(data))
         if not chunk:
             return None
         data += chunk
-    return data
+    return bytes(data)
 
 
 class Decoder:
-    """Splits a byte stream read piecemeal (non-blocking) into messages."""
+    """Splits a byte stream read piecemeal (non-blocking) into messages. Linear in the bytes
+    fed, however large a message is (a 100 MB result arrives in many reads)."""
 
     def __init__(self):
-        self.buffer = b""
+        self.buffer = bytearray()
 
     def feed(self, data):
         self.buffer += data
         messages = []
-        while len(self.buffer) >= _HEADER.size:
-            (length,) = _HEADER.unpack_from(self.buffer)
-            if len(self.buffer) < _HEADER.size + length:
+        start = 0
+        while len(self.buffer) - start >= _HEADER.size:
+            (length,) = _HEADER.unpack_from(self.buffer, start)
+            end = start + _HEADER.size + length
+            if len(self.buffer) < end:
                 break
-            body = self.buffer[_HEADER.size:_HEADER.size + length]
-            self.buffer = self.buffer[_HEADER.size + length:]
-            messages.append(pickle.loads(body))
+            messages.append(pickle.loads(memoryview(self.buffer)[start + _HEADER.size:end]))
+            start = end
+        if start:
+            del self.buffer[:start]
         return messages
