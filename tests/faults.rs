@@ -300,3 +300,121 @@ fn large_results_and_output_lines_pass_through() {
     assert!(printed.bytes().all(|b| b == b'p'));
     let _ = std::fs::remove_dir_all(app);
 }
+
+/// A database that is not a kappac store is refused (exit 2) and left as it was; a store in
+/// use by another run is refused too.
+#[test]
+fn stores_are_identified_and_never_shared() {
+    let app = app(
+        "store",
+        "import os\nimport time\nimport rt\n\n\ndef handler(event, context):\n    rt.checkpoint()\n    while not os.path.exists(event['go']):\n        time.sleep(0.05)\n    return 'done'\n",
+    );
+    let foreign = app.join("foreign.db");
+    let create = Command::new("python3")
+        .args(["-c", "import sqlite3, sys; db = sqlite3.connect(sys.argv[1]); db.execute('CREATE TABLE calls (x)'); db.execute('INSERT INTO calls VALUES (42)'); db.commit()"])
+        .arg(&foreign)
+        .status()
+        .expect("python3");
+    assert!(create.success());
+    let go = app.join("go");
+    let event = format!("{{\"go\": {:?}}}", go.to_string_lossy());
+    let output = output_of(kappac_run(
+        &app,
+        &["--event", &event, "--store", &foreign.to_string_lossy()],
+    ));
+    assert_eq!(output.status.code(), Some(2), "{}", stderr(&output));
+    assert!(
+        stderr(&output).contains("is not a kappac store"),
+        "{}",
+        stderr(&output)
+    );
+    assert!(
+        !stderr(&output).contains("Traceback"),
+        "{}",
+        stderr(&output)
+    );
+    let rows = Command::new("python3")
+        .args(["-c", "import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute('SELECT x FROM calls').fetchall())"])
+        .arg(&foreign)
+        .output()
+        .expect("python3");
+    assert_eq!(String::from_utf8_lossy(&rows.stdout).trim(), "[(42,)]");
+
+    let store = app.join("runs.db");
+    let store_arg = store.to_string_lossy().into_owned();
+    let first = kappac_run(&app, &["--event", &event, "--store", &store_arg])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("first run");
+    wait_for("the first run's store", || store.exists());
+    // The first run holds the store while it waits for `go`.
+    std::thread::sleep(Duration::from_millis(200));
+    let second = output_of(kappac_run(
+        &app,
+        &["--event", &event, "--store", &store_arg],
+    ));
+    std::fs::write(&go, "").expect("go");
+    let first = first.wait_with_output().expect("first run ends");
+    assert_eq!(first.status.code(), Some(0), "{}", stderr(&first));
+    assert_eq!(second.status.code(), Some(2), "{}", stderr(&second));
+    assert!(
+        stderr(&second).contains("in use by another kappac run"),
+        "{}",
+        stderr(&second)
+    );
+    let mode = Command::new("stat")
+        .args(["-c", "%a"])
+        .arg(&store)
+        .output()
+        .expect("stat");
+    assert_eq!(String::from_utf8_lossy(&mode.stdout).trim(), "600");
+    let _ = std::fs::remove_dir_all(app);
+}
+
+/// A run builds into a directory of its own: editing the app, and running it again, while a
+/// run is in progress changes nothing for that run.
+#[test]
+fn a_run_never_sees_another_runs_code() {
+    let version = |v: &str| {
+        format!("import os\nimport time\nimport rt\n\nVERSION = {v:?}\n\n\ndef version():\n    import helper  # read only now, after the edit\n    return helper.VERSION\n\n\ndef handler(event, context):\n    open(event['started'], 'w').close()\n    while not os.path.exists(event['go']):\n        time.sleep(0.05)\n    return [VERSION, rt.spawn(version, ()).wait()]\n")
+    };
+    let app = app("versions", &version("v1"));
+    std::fs::write(app.join("helper.py"), "VERSION = 'v1'\n").expect("helper");
+    let started = app.join("started");
+    let go = app.join("go");
+    let event = format!(
+        "{{\"started\": {:?}, \"go\": {:?}}}",
+        started.to_string_lossy(),
+        go.to_string_lossy()
+    );
+    let first = kappac_run(&app, &["--event", &event, "--workers", "2"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("first run");
+    wait_for("the first run to start", || started.exists());
+    std::fs::write(app.join("handler.py"), version("v2")).expect("edit");
+    std::fs::write(app.join("helper.py"), "VERSION = 'v2'\n").expect("edit");
+    let other = app.join("other-go");
+    std::fs::write(&other, "").expect("go");
+    let second_event = format!(
+        "{{\"started\": {:?}, \"go\": {:?}}}",
+        app.join("other-started").to_string_lossy(),
+        other.to_string_lossy()
+    );
+    let second = output_of(kappac_run(&app, &["--event", &second_event]));
+    assert_eq!(
+        String::from_utf8_lossy(&second.stdout).trim(),
+        "[\"v2\", \"v2\"]"
+    );
+    std::fs::write(&go, "").expect("go");
+    let first = first.wait_with_output().expect("first run ends");
+    assert_eq!(
+        String::from_utf8_lossy(&first.stdout).trim(),
+        "[\"v1\", \"v1\"]",
+        "{}",
+        stderr(&first)
+    );
+    let _ = std::fs::remove_dir_all(app);
+}
