@@ -147,7 +147,7 @@ class Ctx:
 
 
 class Generator:
-    def __init__(self, seed, budget=24):
+    def __init__(self, seed, budget=32):
         self.seed = seed
         self.r = random.Random(seed)
         self.total_budget = budget
@@ -160,6 +160,8 @@ class Generator:
         self.classes = []
         self.features = set()
         self.in_fstring = 0
+        self.in_comprehension = 0
+        self.stress = False
         self.soft_lines = 100
 
     # ---------------------------------------------------------------- helpers
@@ -367,6 +369,21 @@ class Generator:
                 options.append(("rec", 1))
             if self.tree and ctx.can_pay(30):
                 options.append(("tree", 1))
+            if ctx.can_pay(4):
+                options += [("anyall", 1.5), ("callarg", 2), ("nestcomp", 0.7), ("spawnmany", 0.7), ("boolval", 1.5),
+                            ("inlist", 0.7), ("index", 0.7)]
+                if ctx.vars("list"):
+                    options.append(("slice", 0.7))
+                if ctx.vars("obj") and ctx.has_log:
+                    options.append(("getattr", 0.5))
+                if ctx.vars("list"):
+                    options.append(("subscript", 1.5))
+                if not self.in_fstring and not self.in_comprehension:
+                    options.append(("walrus", 1))
+                if [v for v in ctx.vars("fut")]:
+                    options.append(("awaits", 1))
+                if self.early:
+                    options.append(("early", 1))
         if not options:
             return None
         kind = self.weighted(options)
@@ -509,6 +526,133 @@ class Generator:
             ctx.do_work((n + 1) * f.work)
             self.features.add("recursion")
             return "%s(log, %d)" % (f.name, n)
+        if kind == "boolval":
+            inner = self.pause_int(ctx, d)
+            if inner is None:
+                return None
+            self.features.add("and/or value")
+            return "(%s %s %s)" % (self.int_expr(ctx, 0), self.pick(["or", "and"]), inner)
+        if kind == "inlist":
+            inner = self.pause_int(ctx, d)
+            if inner is None:
+                return None
+            return "int(%s %s [%s, %s])" % (self.int_expr(ctx, 0), self.pick(["in", "not in"]), inner, self.int_lit())
+        if kind == "index":
+            if self.pair and ctx.can_pay(3 + self.pair.cost):
+                ctx.pay(3 + self.pair.cost)
+                return "%s(%s, (%s,)).wait()[%s]" % (self.api("spawn"), self.pair.name, self.int_expr(ctx, d), self.pick(["0", "1", "-1"]))
+            inner = self.pause_int(ctx, d)
+            if inner is None:
+                return None
+            return "len(str(%s).upper())" % inner
+        if kind == "slice":
+            inner = self.pause_int(ctx, d)
+            if inner is None:
+                return None
+            v = self.pick(ctx.vars("list")).name
+            return "sum(%s[%s %% 3:])" % (v, inner)
+        if kind == "getattr":
+            v = self.pick(ctx.vars("obj"))
+            step = v.info.step
+            if not ctx.can_pay(step.cost) or not ctx.can_work(step.work):
+                return None
+            ctx.pay(max(step.cost, 1) if step.pausing else 0)
+            ctx.do_work(step.work)
+            if step.may_raise:
+                ctx.raised()
+            self.features.add("getattr constant")
+            return 'getattr(%s, "step")(log, %s)' % (v.name, self.int_expr(ctx, d))
+        if kind == "anyall":
+            n = self.r.randint(2, 4)
+            t = self.spawn_target(ctx, arity=1)
+            if not t or not ctx.can_pay(n * (t[1].cost + 3)):
+                return None
+            name, f = t
+            ctx.pay(n * (f.cost + 3))
+            ctx.do_work(n * f.work)
+            if f.may_raise:
+                ctx.raised()
+            i = self.uid("i")
+            self.features.add("short-circuit generator")
+            return "int(%s(%s(%s, (%s,)).wait() %s %d for %s in range(%d)))" % (
+                self.pick(["any", "all"]), self.api("spawn"), name, i, self.pick([">", "<", "!=", "=="]),
+                self.r.randint(0, 9), i, n)
+        if kind == "callarg":
+            fns = [f for f in ctx.callees if f.kind == "pure" and ctx.can_work(f.work) and ctx.can_pay(f.cost)]
+            if not fns:
+                return None
+            f = self.pick(fns)
+            inner = self.pause_int(ctx, d)
+            if inner is None:
+                return None
+            ctx.pay(f.cost)
+            ctx.do_work(f.work)
+            if f.may_raise:
+                ctx.raised()
+            args = [self.int_expr(ctx, d) for _ in range(f.arity)]
+            args[self.r.randrange(f.arity)] = inner
+            form = self.r.randrange(3)
+            if form == 0 or f.arity == 0:
+                self.features.add("keyword argument pause")
+                return "%s(%s)" % (f.name, ", ".join("%s=%s" % (p, a) for p, a in zip(f.params, args)))
+            if form == 1:
+                self.features.add("starred argument pause")
+                return "%s(*[%s])" % (f.name, ", ".join(args))
+            self.features.add("double-starred argument pause")
+            return "%s(**{%s})" % (f.name, ", ".join('"%s": %s' % (p, a) for p, a in zip(f.params, args)))
+        if kind == "subscript":
+            inner = self.pause_int(ctx, d)
+            if inner is None:
+                return None
+            v = self.pick(ctx.vars("list")).name
+            self.features.add("subscript pause")
+            return "%s[%s %% len(%s)]" % (v, inner, v)
+        if kind == "walrus":
+            inner = self.pause_int(ctx, d)
+            if inner is None:
+                return None
+            w = self.uid("wal")
+            self.features.add("walrus")
+            return "((%s := %s) + %s)" % (w, inner, w)
+        if kind == "nestcomp":
+            t = self.spawn_target(ctx, raising=False, arity=1)
+            if not t or not ctx.can_pay(4 * (t[1].cost + 3)):
+                return None
+            name, f = t
+            ctx.pay(4 * (f.cost + 3))
+            ctx.do_work(4 * f.work)
+            i, j = self.uid("i"), self.uid("j")
+            self.features.add("nested pausing comprehension")
+            return "sum([sum([%s(%s, (%s + %s,)).wait() for %s in range(2)]) for %s in range(2)])" % (
+                self.api("spawn"), name, i, j, i, j)
+        if kind == "spawnmany":
+            t = self.spawn_target(ctx, raising=False)
+            if not t or not ctx.can_pay(2 * (t[1].cost + 3)):
+                return None
+            name, f = t
+            ctx.pay(2 * (f.cost + 3))
+            ctx.do_work(2 * f.work)
+            fu = self.uid("fu")
+            self.features.add("spawn_many")
+            args = ", ".join(self.int_expr(ctx, d) for _ in range(f.arity))
+            return "sum([%s.wait() for %s in %s(%s, (%s,), %d)])" % (fu, fu, self.api("spawn_many"), name, args, self.r.randint(1, 3))
+        if kind == "awaits":
+            t = self.spawn_target(ctx, raising=None)
+            if not t:
+                return None
+            name, f = t
+            ctx.pay(f.cost + 3)
+            ctx.do_work(f.work)
+            if f.may_raise:
+                ctx.raised()
+            v = self.pick(ctx.vars("fut"))
+            self.features.add("awaits")
+            args = ", ".join(self.int_expr(ctx, d) for _ in range(f.arity))
+            return "%s(%s, (%s,), awaits=[%s]).wait()" % (self.api("spawn"), name, args, v.name)
+        if kind == "early":
+            ctx.pay(5)
+            self.features.add("rt.exit")
+            return "%s(%s, (%s,)).wait()" % (self.api("spawn"), self.early, self.int_expr(ctx, d))
         if kind == "tree":
             n = self.r.randint(1, 3)
             ctx.pay(3 * [1, 1, 2, 4][n] + 3)
@@ -524,7 +668,10 @@ class Generator:
         ])
         if kind == "cmp":
             op = self.pick(["<", "<=", ">", ">=", "==", "!="])
-            return "%s %s %s" % (self.int_expr(ctx, d, pause), op, self.int_expr(ctx, d))
+            left, right = self.int_expr(ctx, d, pause), self.int_expr(ctx, d)
+            if left == right:
+                right = self.int_lit()
+            return "%s %s %s" % (left, op, right)
         if kind == "chain":
             self.features.add("chained comparison")
             return "%s <= %s < %s" % (self.int_expr(ctx, 0), self.int_expr(ctx, d, pause), self.int_expr(ctx, 0))
@@ -571,7 +718,7 @@ class Generator:
         if kind == "rev":
             return "%s[::-1]" % self.str_expr(ctx, d)
         if kind == "fmt":
-            return '"%%s/%%d" %% (%s, %s)' % (self.str_expr(ctx, d), self.int_expr(ctx, d, pause))
+            return '("%%s/%%d" %% (%s, %s))' % (self.str_expr(ctx, d), self.int_expr(ctx, d, pause))
         if kind == "join":
             e = self.uid("e")
             return '"-".join(str(%s) for %s in %s[:3])' % (e, e, self.pick(ctx.vars("list")).name)
@@ -733,17 +880,24 @@ class Generator:
             compound = 0.0
         loops = bool(ctx.loops)
         p = 1.0 if ctx.allow_pause else 0.0
+        # the stress profile: control flow around pause points rather than data
+        c, d, x = (2.0, 0.4, 0.3) if self.stress else (1.0, 1.0, 1.0)
+        ret = 0.8 if ctx.fn and ctx.fn.kind != "handler" else 0
+        if ctx.in_finally:
+            ret *= 0.15 if self.stress else 0
         return [
-            ("new", 6), ("assign", 4), ("aug", 4), ("log", 4 if ctx.has_log else 0),
-            ("if", 4 * compound), ("for", 3 * compound), ("while", 1.5 * compound), ("try", 3 * compound),
-            ("with", 2 * compound if ctx.has_log else 0),
-            ("jump", 4 if loops else 0), ("ret", 1 if ctx.fn and ctx.fn.kind != "handler" else 0),
-            ("raise", 1.5), ("unpack", 1),
-            ("checkpoint", 2 * p), ("pending", 2 * p), ("futlist", 1 * p * compound), ("childerr", 1.5 * p * compound),
-            ("queue", 1.2 * p * compound), ("mapspawn", 1 * p), ("callproc", 3 * p if ctx.has_log else 0),
-            ("traced", 1.5 * p if ctx.has_log else 0), ("closure", 1.5 * compound if ctx.fn.kind != "closure" else 0),
-            ("lambda", 1 if ctx.fn.kind != "closure" else 0), ("obj", 1 if self.classes else 0),
-            ("pauseexpr", 4 * p), ("table", 0.5 * p), ("natural", 0.5 * compound),
+            ("new", 5 * d), ("assign", 3 * d), ("aug", 3 * d), ("log", 3 if ctx.has_log else 0),
+            ("if", 4 * compound * c), ("for", 3.5 * compound * c), ("while", 1.5 * compound * c), ("try", 3.5 * compound * c),
+            ("with", 2 * compound * c if ctx.has_log else 0),
+            ("jump", (4 if loops else 0) * (1.5 if self.stress else 1)), ("ret", ret),
+            ("raise", 1.2), ("unpack", 1 * d),
+            ("checkpoint", 3 * p * (1.5 if self.stress else 1)), ("pending", 3 * p), ("futlist", 1.5 * p * compound),
+            ("childerr", 2 * p * compound), ("queue", 1.5 * p * compound * d), ("mapspawn", 1.5 * p * d),
+            ("callproc", 3 * p if ctx.has_log else 0), ("traced", 2 * p if ctx.has_log else 0),
+            ("closure", 1.5 * compound * x if ctx.fn.kind != "closure" else 0),
+            ("lambda", 0.7 * x if ctx.fn.kind != "closure" else 0), ("obj", 1 * x if self.classes else 0),
+            ("pauseexpr", 6 * p), ("table", 0.3 * p * x), ("natural", 0.4 * compound * x),
+            ("assert", 0.5 * p), ("augsub", 1.5 * p), ("del", 0.6), ("multi", 1.5),
         ]
 
     def new_name(self, type_):
@@ -751,7 +905,7 @@ class Generator:
 
     def s_new(self, ctx):
         type_ = self.weighted([("int", 6), ("str", 2), ("list", 2), ("dict", 1.5), ("set", 0.7)])
-        expr = self.expr_of(ctx, type_, 2, 0.25)
+        expr = self.expr_of(ctx, type_, 2, 0.35)
         name = self.new_name(type_)
         const = type_ in ("int", "str") and not ctx.loops and ctx.depth == 0 and self.chance(0.5)
         self.line("%s = %s" % (name, expr))
@@ -846,7 +1000,7 @@ class Generator:
             self.sub(ctx, self.block, 1, 2)
 
     def s_for(self, ctx):
-        n = self.r.randint(0, 4)
+        n = self.pick([0, 1, 2, 2, 3, 3, 4])
         lists = ctx.vars("list")
         dicts = ctx.vars("dict")
         target = self.uid("i")
@@ -876,6 +1030,9 @@ class Generator:
             target = self.uid("ch")
         else:
             it = "[%s]" % ", ".join(self.int_lit() for _ in range(n))
+        if kind == "lit" and ctx.allow_pause and self.chance(0.3) and ctx.can_pay(4 * n + 4):
+            it = "%s[:%d]" % (self.list_expr(ctx, 1, 1.0), n)
+            self.features.add("pause in for iterable")
         if kind == "range" and ctx.allow_pause and self.chance(0.1) and ctx.can_pay(4):
             t = self.spawn_target(ctx, raising=False, arity=1)
             if t:
@@ -978,7 +1135,13 @@ class Generator:
         self.features.add("with")
         name = self.uid("cm")
         suppress = self.chance(0.2)
-        items = ['Rec(log, "%s"%s)' % (name, ", True" if suppress else "")]
+        label = '"%s"' % name
+        if ctx.allow_pause and self.chance(0.2):
+            inner = self.pause_int(ctx, 1)
+            if inner is not None:
+                self.features.add("pause in with manager")
+                label = '"%s" + str(%s)' % (name, inner)
+        items = ['Rec(log, %s%s)' % (label, ", True" if suppress else "")]
         tag = None
         if self.chance(0.6):
             tag = self.uid("tag")
@@ -1011,8 +1174,10 @@ class Generator:
             self.line(word)
 
     def s_ret(self, ctx):
-        if ctx.in_finally or ctx.fn.kind in ("handler",):
+        if ctx.fn.kind in ("handler",):
             return False
+        if ctx.in_finally:
+            self.features.add("return in finally")
         self.features.add("early return")
         if ctx.depth == 0:
             # a return at the top level of a body would cut the rest off: guard it
@@ -1030,12 +1195,82 @@ class Generator:
     def s_raise(self, ctx):
         self.features.add("raise")
         exc = self.pick(["ValueError", "ValueError", "AppError"])
-        msg = self.pick(['"bad %d"' % self.r.randint(0, 99), "f\"v{%s}\"" % self.int_expr(ctx, 1),
-                         '"m" + str(%s)' % self.int_expr(ctx, 1)])
+        how = self.r.randrange(3)
+        if how == 0:
+            msg = '"bad %d"' % self.r.randint(0, 99)
+        elif how == 1:
+            self.in_fstring += 1
+            msg = 'f"v{%s}"' % self.int_expr(ctx, 1).replace('"', "'")
+            self.in_fstring -= 1
+        else:
+            msg = '"m" + str(%s)' % self.int_expr(ctx, 1, 0.3)
         self.line("if %s:" % self.cond(ctx, 1, 0.1))
         with self.indent():
             self.line("raise %s(%s)" % (exc, msg))
         ctx.raised()
+
+    def s_del(self, ctx):
+        local = [v for v in ctx.scopes[-1] if v.assignable and v.type in ("int", "str", "list", "dict", "set")]
+        if not local:
+            return False
+        v = self.pick(local)
+        ctx.scopes[-1].remove(v)
+        self.features.add("del")
+        self.line("del %s" % v.name)
+
+    def s_multi(self, ctx):
+        a, b = self.uid("x"), self.uid("x")
+        how = self.r.randrange(3)
+        if how == 0:
+            self.features.add("chained assignment")
+            self.line("%s = %s = %s" % (a, b, self.int_expr(ctx, 2, 0.5)))
+            ctx.add(Var(a, "int"))
+            ctx.add(Var(b, "int"))
+        elif how == 1:
+            self.features.add("annotated assignment")
+            self.line("%s: int = %s" % (a, self.int_expr(ctx, 2, 0.5)))
+            ctx.add(Var(a, "int"))
+        else:
+            self.features.add("tuple assignment")
+            self.line("%s, %s = %s, %s" % (a, b, self.int_expr(ctx, 1, 0.4), self.int_expr(ctx, 1, 0.4)))
+            ctx.add(Var(a, "int"))
+            ctx.add(Var(b, "int"))
+
+    def s_assert(self, ctx):
+        inner = self.pause_int(ctx, 1) if ctx.allow_pause else None
+        if inner is None:
+            return False
+        self.features.add("assert pause")
+        self.line("assert isinstance(%s, int), %s" % (inner, '"not an int"'))
+
+    def s_augsub(self, ctx):
+        """Augmented assignment to a subscript or attribute whose value pauses."""
+        inner = self.pause_int(ctx, 1) if ctx.allow_pause else None
+        if inner is None:
+            return False
+        lists = [v for v in ctx.vars("list")]
+        dicts = [v for v in ctx.vars("dict")]
+        objs = [v for v in ctx.vars("obj")]
+        options = [("list", 1 if lists else 0), ("dict", 1 if dicts else 0), ("obj", 1 if objs else 0),
+                   ("self", 1 if ctx.fn.kind == "method" and "step" in ctx.fn.name else 0)]
+        if not any(w for _, w in options):
+            v = self.uid("x")
+            self.line("%s = [0, 0]" % v)
+            self.line("%s[1] += %s" % (v, inner))
+            ctx.add(Var(v, "list"))
+            return
+        kind = self.weighted(options)
+        self.features.add("augmented assignment to %s" % kind)
+        if kind == "list":
+            self.line("%s[%s] += %s" % (self.pick(lists).name, self.pick(["0", "-1"]), inner))
+        elif kind == "dict":
+            d, k = self.pick(dicts).name, self.pick(KEYS)
+            self.line('%s["%s"] = %s.get("%s", 0)' % (d, k, d, k))
+            self.line('%s["%s"] += %s' % (d, k, inner))
+        elif kind == "obj":
+            self.line("%s.a += %s" % (self.pick(objs).name, inner))
+        else:
+            self.line("self.a += %s" % inner)
 
     def s_unpack(self, ctx):
         lists = ctx.vars("list")
@@ -1443,7 +1678,7 @@ class Generator:
         budget = self.r.randint(3, max(3, self.total_budget // 2))
         ctx = Ctx(self, f, True, True, budget=budget, work_budget=1500)
         ctx.callees = self.pures + self.procs
-        ctx.max_depth = self.pick([2, 2, 3])
+        ctx.max_depth = self.pick([3, 4]) if self.stress else self.pick([2, 2, 3])
         names = ["n%d" % i for i in range(len(params))]
         if decorated:
             self.line("@%s" % self.decorator)
@@ -1468,6 +1703,9 @@ class Generator:
         f.pausing, f.cost, f.may_raise, f.work = ctx.pausing, ctx.used, ctx.may_raise, ctx.work + 3
         if decorated:
             f.work += 3
+            if self.decorator == "repeat(2)":
+                f.cost *= 2
+                f.work *= 2
         self.procs.append(f)
 
     def make_classes(self):
@@ -1565,8 +1803,8 @@ class Generator:
             self.line("import rt as kr")
         else:
             self.rt = None
-            self.line("from rt import (checkpoint, create_queue, create_queues, map_spawn, maybe_pause, on_coordinator, pause,")
-            self.line("                spawn)")
+            self.line("from rt import (checkpoint, create_queue, create_queues, exit, map_spawn, maybe_pause, on_coordinator,")
+            self.line("                pause, spawn, spawn_many)")
         self.line("")
         self.line("")
         self.line("class AppError(ValueError):")
@@ -1600,6 +1838,17 @@ class Generator:
         self.producer = self.consumer = self.gen_fn = self.apply_fn = self.adder_factory = None
         self.recursive = self.tree = self.pair = None
         self.add2 = None
+        self.early = None
+        if self.chance(0.25):
+            self.early = "early"
+            self.line("def early(x):")
+            self.line("    if x % 2 == 0:")
+            self.line("        %s(x * 10)" % self.api("exit"))
+            if self.chance(0.5):
+                self.line("    %s()" % self.api("checkpoint"))
+            self.line("    return x + 1")
+            self.line("")
+            self.line("")
         if self.chance(0.5):
             self.producer = "produce"
             multi = self.chance(0.4)
@@ -1699,11 +1948,27 @@ class Generator:
         self.decorator = None
         self.decorator_wraps = False
         if self.chance(0.3):
-            self.decorator = "logged"
+            self.decorator = self.pick(["logged", "logged", "repeat(2)", "repeat(1)"])
             self.decorator_wraps = self.chance(0.5)
 
     def emit_decorator(self):
         if not self.decorator:
+            return
+        if self.decorator.startswith("repeat"):
+            self.line("def repeat(n):")
+            self.line("    def decorate(fn):")
+            if self.decorator_wraps:
+                self.line("        @functools.wraps(fn)")
+            self.line("        def wrapper(log, *args):")
+            self.line("            total = 0")
+            self.line("            for i in range(n):")
+            self.line('                log.append("round %d" % i)')
+            self.line("                total += fn(log, *args)")
+            self.line("            return total")
+            self.line("        return wrapper")
+            self.line("    return decorate")
+            self.line("")
+            self.line("")
             return
         self.line("def logged(fn):")
         if self.decorator_wraps:
@@ -1778,11 +2043,12 @@ class Generator:
         return ctx
 
     def program(self):
+        self.stress = self.chance(0.4)
         self.soft_lines = self.r.randint(45, 105)
         self.make_decorator()
         self.header()
         self.templates()
-        for i in range(self.r.randint(2, 4)):
+        for i in range(self.r.randint(1, 2) if self.stress else self.r.randint(2, 4)):
             self.make_pure(i, allow_pause=self.chance(0.5))
         self.templates_after_pures()
         self.emit_decorator()
@@ -1797,7 +2063,7 @@ class Generator:
         return text
 
 
-def generate(seed, budget=24, max_lines=150):
+def generate(seed, budget=32, max_lines=150):
     """(handler source, event) for `seed`: the first of the seed's attempts that fits
     `max_lines` (each attempt draws from the same random stream, so this is deterministic)."""
     rng = random.Random(seed)
@@ -1819,7 +2085,7 @@ def generate(seed, budget=24, max_lines=150):
     return source, event, g
 
 
-def write_app(directory, seed, budget=24):
+def write_app(directory, seed, budget=32):
     source, event, g = generate(seed, budget)
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "handler.py"), "w") as f:
@@ -1834,7 +2100,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("seed", type=int)
     parser.add_argument("-o", "--out", help="app directory to write (handler.py, event.json)")
-    parser.add_argument("--budget", type=int, default=24, help="coordinator calls a run may make (estimate)")
+    parser.add_argument("--budget", type=int, default=32, help="coordinator calls a run may make (estimate)")
     parser.add_argument("--features", action="store_true", help="print the constructs used on stderr")
     args = parser.parse_args(argv)
     if args.out:
