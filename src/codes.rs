@@ -49,6 +49,7 @@ codes! {
     SyntaxError = "K001", "syntax-error", Error, "the file is not valid Python";
     SyntaxNewerThanTarget = "K002", "syntax-newer-than-target", Error, "syntax that the target Python version does not have";
     UndecodableSource = "K003", "undecodable-source", Error, "the file's bytes are not text in a supported encoding";
+    UnreadablePath = "K004", "unreadable-path", Error, "a path given to kappac does not exist, cannot be read, or is not an app";
     MissingHandler = "K010", "missing-handler", Error, "handler.py defines no `handler(event, context)` function";
     HandlerSignature = "K011", "handler-signature", Error, "`handler` cannot be called as `handler(event, context)`";
     PauseInGenerator = "K020", "pause-in-generator", Error, "a generator function can pause";

@@ -42,7 +42,7 @@ struct Cli {
 enum Command {
     /// Parse and analyze apps, reporting everything kappac cannot compile
     #[command(after_help = "\
-Exit status: 0 clean, 1 errors found (or warnings, with --deny-warnings), 2 usage or I/O error.
+Exit status: 0 clean, 1 errors found (or warnings, with --deny-warnings; a path that cannot be read is error K004), 2 usage error.
 
 Examples:
   kappac check examples/fib
@@ -180,14 +180,30 @@ fn check(
 ) -> ExitCode {
     let options = CheckOptions { target };
     let mut reports: Vec<FileReport> = Vec::new();
-    let mut path_errors = Vec::new();
+    let mut path_errors: Vec<kappac::check::PathError> = Vec::new();
     for path in paths {
         let (found, errors) = check_path(path, options);
         reports.extend(found);
         path_errors.extend(errors);
     }
+    // A path that cannot be checked is a diagnostic like any other (ruff's E902): reported in
+    // every format, counted in the summary, and an error for the exit status.
+    let unreadable = path_errors.len();
+    for error in path_errors.drain(..) {
+        let file = kappac::source::SourceFile::new(error.path.clone(), String::new());
+        let diagnostic = kappac::diagnostics::Diagnostic::new(
+            Code::UnreadablePath,
+            error.message.clone(),
+            kappac::diagnostics::Label::new(ruff_text_size::TextRange::default(), "this path"),
+        );
+        reports.push(FileReport {
+            file,
+            diagnostics: vec![diagnostic],
+        });
+    }
     let errors = count(&reports, Severity::Error);
     let warnings = count(&reports, Severity::Warning);
+    let checked = reports.len() - unreadable;
     let written = match format {
         Format::Human => {
             let color = if std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal()
@@ -200,7 +216,7 @@ fn check(
             render::human(&reports, &mut stdout)
                 .map_err(|e| e.to_string())
                 .and_then(|()| {
-                    writeln!(stdout, "{}", summary(reports.len(), errors, warnings))
+                    writeln!(stdout, "{}", summary(checked, errors, warnings))
                         .map_err(|e| e.to_string())
                 })
         }
@@ -215,12 +231,7 @@ fn check(
         eprintln!("error: cannot write the report: {error}");
         return ExitCode::from(2);
     }
-    for error in &path_errors {
-        eprintln!("error: {}", error.message);
-    }
-    if !path_errors.is_empty() {
-        ExitCode::from(2)
-    } else if errors > 0 || (deny_warnings && warnings > 0) {
+    if errors > 0 || (deny_warnings && warnings > 0) {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
@@ -308,8 +319,8 @@ struct RunOptions {
     /// A file holding the event as JSON
     #[arg(long)]
     event_file: Option<PathBuf>,
-    /// Worker processes [default: the number of CPUs]
-    #[arg(long)]
+    /// Worker processes, 1 or more [default: the number of CPUs]
+    #[arg(long, allow_negative_numbers = true, value_parser = clap::value_parser!(u32).range(1..))]
     workers: Option<u32>,
     /// Time limit of one invocation, in seconds
     #[arg(long)]
@@ -401,10 +412,6 @@ fn run(options: RunOptions) -> ExitCode {
             eprintln!("error: --timeout must be a positive number of seconds");
             return ExitCode::from(2);
         }
-    }
-    if options.workers == Some(0) {
-        eprintln!("error: --workers must be at least 1");
-        return ExitCode::from(2);
     }
     let directory = match run_directory(&options.app) {
         Ok(directory) => directory,

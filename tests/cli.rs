@@ -159,14 +159,32 @@ fn github_annotations() {
 }
 
 #[test]
-fn bad_paths_exit_2_and_still_report_the_rest() {
+fn bad_paths_are_errors_in_the_report_and_the_rest_is_still_checked() {
     let output = kappac(&["check", "no/such/app", "tests/fixtures/diagnostics/K033.py"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert!(stderr(&output).contains("error: `no/such/app`: no such file or directory"));
-    assert!(stdout(&output).contains("error[K033]"));
+    assert_eq!(output.status.code(), Some(1));
+    let text = stdout(&output);
+    assert!(
+        text.contains("error[K004]: `no/such/app`: no such file or directory"),
+        "{text}"
+    );
+    assert!(text.contains("error[K033]"), "{text}");
+    assert!(!text.contains("All checks passed"), "{text}");
+    let alone = kappac(&["check", "does/not/exist"]);
+    assert_eq!(alone.status.code(), Some(1));
+    assert!(
+        stdout(&alone).contains("Found 1 error and 0 warnings in 0 files checked."),
+        "{}",
+        stdout(&alone)
+    );
+    let json = kappac(&["check", "--format", "json", "does/not/exist"]);
+    assert!(
+        stdout(&json).contains("\"code\": \"K004\""),
+        "{}",
+        stdout(&json)
+    );
     let not_app = kappac(&["check", "tests/fixtures"]);
-    assert_eq!(not_app.status.code(), Some(2));
-    assert!(stderr(&not_app).contains("is not an app: it has no handler.py"));
+    assert_eq!(not_app.status.code(), Some(1));
+    assert!(stdout(&not_app).contains("is not an app: it has no handler.py"));
 }
 
 #[test]
@@ -340,4 +358,26 @@ fn deep_nesting_is_a_diagnostic_not_a_crash() {
         assert_eq!(check.status.code(), Some(0), "{name}: {}", stdout(&check));
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `kappac run` names what is wrong with its arguments in plain words.
+#[test]
+fn run_usage_errors_say_what_is_wrong() {
+    let missing = kappac(&["run", "does/not/exist"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        stderr(&missing).contains("`does/not/exist`: no such directory"),
+        "{}",
+        stderr(&missing)
+    );
+    for bad in ["-1", "0"] {
+        let output = kappac(&["run", "examples/fib", "--workers", bad]);
+        assert_eq!(output.status.code(), Some(2));
+        let text = stderr(&output);
+        assert!(
+            text.contains(&format!("invalid value '{bad}' for '--workers")),
+            "{text}"
+        );
+        assert!(!text.contains("tip: to pass"), "{text}");
+    }
 }

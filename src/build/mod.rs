@@ -130,6 +130,16 @@ pub fn build(
     zip: bool,
 ) -> Result<Bundle, BuildError> {
     let handler_path = app.join("handler.py");
+    if !app.is_dir() {
+        return Err(BuildError::Io(if app.exists() {
+            format!(
+                "`{}` is not a directory: an app is a directory with a handler.py",
+                app.display()
+            )
+        } else {
+            format!("`{}`: no such directory", app.display())
+        }));
+    }
     if !handler_path.is_file() {
         return Err(BuildError::Io(format!(
             "`{}` is not an app: it has no handler.py",
