@@ -64,7 +64,7 @@ codes! {
     PausingNestedFunction = "K032", "pausing-nested-function", Error, "a lambda that does more after its pausing call, or a method of a class defined in a function, can pause";
     PauseInGeneratorExpression = "K033", "pause-in-generator-expression", Error, "a pause point inside a generator expression";
     PauseInLoopElse = "K034", "pause-in-loop-else", Error, "(retired) a pause point inside a loop that has an `else` clause";
-    PausingDecoratedFunction = "K035", "pausing-decorated-function", Error, "a function that can pause has a decorator other than `on_coordinator` (not yet supported)";
+    PausingDecoratedFunction = "K035", "pausing-decorated-function", Error, "a function that can pause has a decorator imported from another module (its wrapper would be skipped on resume)";
     SpawnOfNestedFunction = "K036", "spawn-of-nested-function", Error, "(retired) a nested function or lambda is spawned as a task";
     PauseInUnsupportedPosition = "K037", "pause-in-unsupported-position", Error, "a pause point where the transform cannot yet put one (an f-string, a `match` statement, an assignment target ...)";
     PauseInFinally = "K038", "pause-in-finally", Error, "(retired) a pause point inside a `finally` block";

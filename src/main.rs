@@ -23,7 +23,7 @@ Examples:
   kappac emit examples/fib/handler.py     print the transformed handler
   kappac build examples/fib               bundle it into ./build/fib
   kappac run examples/fib --event '{\"n\": 15}'   run it on the local coordinator
-  kappac explain K038                     what a diagnostic means and how to fix it
+  kappac explain K041                     what a diagnostic means and how to fix it
   kappac explain --list                   every diagnostic code";
 
 #[derive(Parser)]
@@ -77,8 +77,11 @@ Example:
     /// Compile an app into a bundle that runs on any CPython 3.9+
     #[command(after_help = "\
 The bundle holds the transformed handler.py, the app's other files (minus .kappaignore
-matches), the runtime package rt/ and kappa-manifest.json. It is written to a temporary
-directory and renamed into place, so a failed build leaves nothing behind.
+matches, with .gitignore's rules), the runtime packages rt/ and kappa_coordinator/, the
+original source as kappa-source/handler.py and kappa-manifest.json (resume points, line map,
+every file with its SHA-256). It is written to a temporary directory and renamed into place,
+so a failed build leaves nothing behind; an existing output is replaced only if it is a bundle
+kappac wrote. Links are followed only to files inside the app; FIFOs and devices are refused.
 
 Exit status: 0 built, 1 the app has errors (nothing written), 2 usage or I/O error.
 
@@ -118,7 +121,7 @@ Examples:
     Run(RunOptions),
     /// Explain a diagnostic code: what it finds, why, and how to fix it
     Explain {
-        /// The code (K038) or rule name (pause-in-finally)
+        /// The code (K041) or rule name (captured-variable-reassigned)
         #[arg(required_unless_present = "list")]
         code: Option<String>,
         /// List every code with its summary
@@ -589,7 +592,7 @@ fn explain(code: Option<&str>, list: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     let Some(text) = code else {
-        eprintln!("error: give a code (e.g. `kappac explain K038`) or `--list`");
+        eprintln!("error: give a code (e.g. `kappac explain K041`) or `--list`");
         return ExitCode::from(2);
     };
     match Code::parse(text) {
