@@ -24,16 +24,20 @@ def _stop(signum, frame):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(prog="kappa_coordinator", description=__doc__.splitlines()[0])
-    parser.add_argument("bundle")
+    parser.add_argument("bundle", help="a directory written by `kappac build`")
     events = parser.add_mutually_exclusive_group()
     events.add_argument("--event", default=None, help="the event, as JSON (default: {})")
     events.add_argument("--event-file", default=None, help="a file holding the event, as JSON")
-    parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes, 1 or more (default: the number of CPUs)")
     parser.add_argument("--timeout", type=float, default=None, help="time limit of one invocation, seconds")
     parser.add_argument("--block-wait", type=float, default=1.0, help="how long a blocked call waits in place")
     parser.add_argument("--store", default=None, help="SQLite file for checkpoints and calls")
-    parser.add_argument("--chaos", default=None)
-    parser.add_argument("--python", default=None)
+    parser.add_argument("--chaos", default=None,
+                        help="kill workers to test recovery: 'every' (at every coordinator call) or "
+                             "'kill=P,seed=S' (at random, with probability P, reproducibly per seed)")
+    parser.add_argument("--python", default=None,
+                        help="the interpreter for workers (default: the one running the coordinator)")
     options = parser.parse_args(argv)
     if hasattr(sys, "set_int_max_str_digits"):
         # CPython 3.11+ refuses to convert integers of more than 4300 digits to or from text
