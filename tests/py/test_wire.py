@@ -1,8 +1,8 @@
 """What `rt.wire.dumps` keeps across a checkpoint that plain pickle does not: iterators over
 dicts and sets stay iterators over the shared dict or set (values changed later are seen,
 a changed size raises RuntimeError), exceptions keep their class, attributes and chain, the
-app's module-level objects stay the same objects. An iterator that cannot be saved faithfully
-is a PicklingError, not a copy.
+app's module-level objects stay the same objects, and a future keeps the outcome it was waited
+for. An iterator that cannot be saved faithfully is a PicklingError, not a copy.
 
     python3 -m unittest discover -s tests/py -p 'test_*.py'
 """
@@ -432,6 +432,34 @@ pick = DEFAULT.pick
         copy = again(big)
         self.assertIs(copy[0], app.X299)
         self.assertIs(copy[2], app.X3)
+
+
+class Futures(unittest.TestCase):
+    def test_waiting_again_gives_the_same_outcome(self):
+        future = rt.Future("0.1")
+        try:
+            future.wait()
+        except rt.Unwind as unwind:
+            frames = unwind.frames
+        else:
+            self.fail("wait() did not pause")
+        frames, future = again((frames, future))  # a checkpoint: the frame holds the future
+        value = rt.resume(frames, rt.Outcome(["result"]))
+        self.assertIs(future.wait(), value)  # no pause: known
+        copy = again(future)
+        self.assertEqual(copy.wait(), ["result"])
+        self.assertEqual(copy, future)
+        self.assertIsNone(again(rt.Future("0.3", rt.Outcome(["not held"]))).outcome)  # nothing to be the same as
+        failed = rt.Future("0.2", rt.Outcome(error=ValueError("x")))
+        held = failed.outcome.error  # noqa: F841 - something else holds it: kept
+        failed = again(failed)
+        errors = []
+        for _ in range(2):
+            try:
+                failed.wait()
+            except ValueError as error:
+                errors.append(error)
+        self.assertIs(errors[0], errors[1])
 
 
 if __name__ == "__main__":
