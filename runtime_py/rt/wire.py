@@ -476,6 +476,8 @@ class _ImportedLoader:
         _imported[module.__name__] = dict(module.__dict__)
 
     def __getattr__(self, name):
+        if name == "_loader":  # not set yet (a copy being made)
+            raise AttributeError(name)
         return getattr(self._loader, name)
 
 
