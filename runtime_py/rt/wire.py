@@ -53,7 +53,7 @@ def loads(data):
 _ATOMS = frozenset([type(None), bool, int, float, complex, str, bytes])
 
 
-def _dump(value, pickler_class, containers):
+def _dump(value, pickler_class, containers, again=True):
     """Pickles `value`. With `containers` (the app's module-level lists, dicts, sets ...), they
     are in the pickler's memo first, at indices 0..n-1, so that the pickle refers to them
     instead of copying them (pickle saves these types itself, before any hook could)."""
@@ -83,6 +83,12 @@ def _dump(value, pickler_class, containers):
             # It refers to none of them: a plain pickle, whose memo starts with as many Nones.
             return nones + body[2:]
         used = [(index,) + names[index] for index in sorted(_memo_index(get) for get in found)]
+    by_index = _references.by_index
+    if any(_resolve(module_name, path, False) is not by_index[index] for index, module_name, path, _ in used):
+        # One of them is no longer bound to its name (but to an equal object, which the module
+        # comparison could not tell): look again, and pickle again (without them if still so).
+        _references.forget()
+        return _dump(value, pickler_class, _module_references() if again else None, False)
     return pickle.dumps(_WithReferences(len(names), used, body), protocol=PROTOCOL)
 
 
@@ -460,6 +466,19 @@ def _is_app_module(name, filename):
 # task binds to a module-level name later is this process's state (another process may not
 # have it), and is copied as before.
 _imported = {}  # module name -> {name: value}
+_imported_classes = {}  # class defined by one of them -> {attribute: value}
+
+
+def _record_import(module):
+    names = _imported[module.__name__] = dict(module.__dict__)
+    pending = [value for value in names.values() if isinstance(value, type) and value.__module__ == module.__name__]
+    while pending:
+        cls = pending.pop()
+        if cls not in _imported_classes:
+            attributes = _imported_classes[cls] = dict(vars(cls))
+            pending.extend(value for value in attributes.values()
+                           if isinstance(value, type) and value.__qualname__.startswith(cls.__qualname__ + "."))
+    return names
 
 
 class _ImportedLoader:
@@ -473,7 +492,7 @@ class _ImportedLoader:
 
     def exec_module(self, module):
         self._loader.exec_module(module)
-        _imported[module.__name__] = dict(module.__dict__)
+        _record_import(module)
 
     def __getattr__(self, name):
         if name == "_loader":  # not set yet (a copy being made)
@@ -501,7 +520,7 @@ def _watch_imports():
     finders.insert(at, _ImportedFinder)
     for name, module in list(sys.modules.items()):  # imported before this module: as they are now
         if name not in _imported and _is_app_module(name, getattr(module, "__file__", None)):
-            _imported[name] = dict(module.__dict__)
+            _record_import(module)
 
 
 def _referable(value):
@@ -534,7 +553,7 @@ def _function_defaults(function, path, found):
 def _entries(module_name, name, value):
     """The objects reachable from a module-level name, with their paths: the value, the
     default argument values of a function, and for a class defined in the module its
-    attributes (nested classes and methods' defaults included)."""
+    attributes as its import left them (nested classes and methods' defaults included)."""
     found = []
     if _referable(value):
         found.append((name, value))
@@ -544,8 +563,9 @@ def _entries(module_name, name, value):
         pending = [(name, value)]
         while pending:
             path, cls = pending.pop()
+            imported = _imported_classes.get(cls, {})  # a class made later has none of its own
             for attribute, member in list(vars(cls).items()):
-                if attribute.startswith("__") and attribute.endswith("__"):
+                if attribute.startswith("__") and attribute.endswith("__") or imported.get(attribute, _NOTHING) is not member:
                     continue
                 member_path = path + "." + attribute
                 if isinstance(member, (staticmethod, classmethod)):
@@ -587,10 +607,9 @@ class _ModuleReferences:
         self.values = {}  # module name -> list of its values last time
         self.names = {}  # module name -> {name: value} last time
         self.entries = {}  # module name -> {name: [(path, object)]}
-        # module name -> (names, objects) bound to referenced objects, and (names, objects) of
-        # the names bound to other objects than their import bound
-        self.bound = {}
+        self.rebound = {}  # module name -> (names, objects their import bound) bound to others
         self.objects = {}  # id -> ((module, path, type name), object)
+        self.by_index = []  # the objects put in the pickler's memo, by index
         self.containers = None  # (pickler memo, [(module, path, type name)], _gets, _prefix of Nones)
 
     def get(self):
@@ -600,9 +619,9 @@ class _ModuleReferences:
         for module in self.modules:
             # Whether the module's names are bound to what they were last time. A list
             # comparison (in C) takes identical values as equal without comparing them, but
-            # also values that are equal and not identical: the names bound to referenced
-            # objects, and those bound to other objects than their import bound, are checked
-            # by identity too.
+            # also values that are equal and not identical: a referenced object is checked
+            # when it is used (`_bound`), and the names bound to other objects than their
+            # import bound are checked by identity here.
             d = module.__dict__
             values = list(d.values())
             last = self.values.get(module.__name__)
@@ -611,10 +630,8 @@ class _ModuleReferences:
             except Exception:  # an __eq__ that fails (arrays ...)
                 same = False
             if same:
-                keys, objects, other_keys, others = self.bound[module.__name__]
-                if keys and not all(map(operator.is_, map(d.get, keys), objects)):
-                    same = False
-                elif other_keys and any(map(operator.is_, map(d.get, other_keys), others)):
+                keys, objects = self.rebound[module.__name__]
+                if keys and any(map(operator.is_, map(d.get, keys), objects)):
                     same = False
             if not same:
                 self.values[module.__name__] = values
@@ -635,7 +652,7 @@ class _ModuleReferences:
                 modules.append(module)
         gone = set(m.__name__ for m in self.modules) - set(m.__name__ for m in modules)
         for name in gone:
-            for table in (self.values, self.names, self.entries, self.bound):
+            for table in (self.values, self.names, self.entries, self.rebound):
                 table.pop(name, None)
         changed = bool(gone) or len(modules) != len(self.modules)
         self.modules = modules
@@ -647,7 +664,7 @@ class _ModuleReferences:
         last = self.names.get(name, {})
         imported = _imported.get(name)
         if imported is None:  # not imported the usual way: as it is now, the best guess
-            imported = _imported[name] = names
+            imported = _record_import(module)
         entries = self.entries.setdefault(name, {})
         for key in last.keys() - names.keys():
             entries.pop(key, None)
@@ -661,16 +678,21 @@ class _ModuleReferences:
                 else:
                     entries.pop(key, None)
         self.names[name] = names
-        bound = [(key, found[0][1]) for key, found in entries.items() if found[0][0] == key]
         rebound = [(key, value) for key, value in imported.items()
                    if names.get(key, _NOTHING) is not value and not (key.startswith("__") and key.endswith("__"))
                    and _referable(value)]
-        self.bound[name] = ([k for k, _ in bound], [v for _, v in bound], [k for k, _ in rebound], [v for _, v in rebound])
+        self.rebound[name] = ([k for k, _ in rebound], [v for _, v in rebound])
+
+    def forget(self):
+        """Looks at every name of every module again at the next `get` (a referenced object
+        was found no longer bound to its name)."""
+        self.values.clear()
+        self.names.clear()
 
     def combine(self):
         objects = {}
         kinds = set()
-        memo, names = {}, []
+        memo, names, by_index = {}, [], []
         for module in self.modules:
             for found in self.entries.get(module.__name__, {}).values():
                 for path, value in found:
@@ -681,6 +703,7 @@ class _ModuleReferences:
                     if type(value) in _CONTAINERS:
                         memo[id(value)] = (len(names), value)
                         names.append(reference)
+                        by_index.append(value)
                     else:
                         kinds.add(type(value))
         self.objects = objects
@@ -688,6 +711,7 @@ class _ModuleReferences:
         self.containers = None
         if names:
             self.containers = (memo, names, _gets(len(names)), _prefix(len(names), b"N"))
+        self.by_index = by_index
 
 
 def _gets(count):
@@ -708,9 +732,15 @@ _module_references = _references.get
 _watch_imports()
 
 
+def _bound(found, obj):
+    """Whether `found` (an entry of `_ModuleReferences.objects`) is `obj`, still bound to its
+    name (it may have been bound to an equal object since)."""
+    return found is not None and found[1] is obj and _resolve(found[0][0], found[0][1], False) is obj
+
+
 def _reduce_module_object(obj):
     found = _references.objects.get(id(obj))
-    if found is not None and found[1] is obj:
+    if _bound(found, obj):
         return (_module_object, found[0])
     return _Pickler.dispatch_table.fallback(type(obj))(obj)
 
@@ -760,9 +790,13 @@ class _Unresolved:
         self.found = found
 
 
-def _resolve(module_name, path):
+def _resolve(module_name, path, load=True):
     try:
-        target = importlib.import_module(module_name)
+        target = sys.modules.get(module_name)
+        if target is None:
+            if not load:
+                return _NOTHING
+            target = importlib.import_module(module_name)
         if isinstance(path, str):
             attributes, where, key = path, None, None
         else:
@@ -829,7 +863,7 @@ class _FunctionPickler(_Pickler):
     def reducer_override(self, obj):
         if type(obj) is types.FunctionType and not _by_reference(obj):
             found = _references.objects.get(id(obj))
-            if found is not None and found[1] is obj:
+            if _bound(found, obj):
                 return (_module_object, found[0])  # bound to another module-level name
             path = _code_path(obj)
             if path is None:

@@ -359,6 +359,19 @@ def remember(n, cache={}):
 
 DEFAULT = Options()
 pick = DEFAULT.pick
+
+
+class Point:
+    def __init__(self, x):
+        self.x = x
+
+    def __eq__(self, other):
+        return isinstance(other, Point) and other.x == self.x
+
+    __hash__ = None
+
+
+ORIGIN = Point(0)
 ''' + "".join("X%d = [%d]\n" % (n, n) for n in range(300))
 
     def setUp(self):
@@ -400,13 +413,25 @@ pick = DEFAULT.pick
         """What a task binds to a module-level name is this process's state: copied."""
         app = self.app
         old = app.TABLE
+        default = app.DEFAULT
+        self.assertIs(again([app.DEFAULT, app.TABLE])[0], app.DEFAULT)
         app.TABLE = {"a": 1}  # equal to the old one: the list comparison cannot tell, identity can
-        for value in (app.TABLE, old):
+        app.DEFAULT = app.Options()
+        origin = app.ORIGIN
+        self.assertIs(again(origin), origin)
+        app.ORIGIN = app.Point(0)  # equal too
+        for value in (app.TABLE, old, app.DEFAULT, default, app.ORIGIN, origin):
             copy = again(value)
             self.assertIsNot(copy, value)
-            self.assertEqual(copy, value)
+            self.assertIs(type(copy), type(value))
+        self.assertEqual(again(old), old)
+        app.DEFAULT = default
         app.LATER = []
         self.assertIsNot(again([app.LATER])[0], app.LATER)
+        app.Options.LATER = object()  # a class attribute too
+        app.TABLE = {"c": 3}  # (the module changes: its table is made again)
+        self.assertIsNot(again(app.Options.LATER), app.Options.LATER)
+        self.assertIs(again(app.Options.UNSET), app.Options.UNSET)
         app.TABLE = {"b": 2}
         app.TABLE = old  # bound again to what the import bound
         self.assertIs(again([app.TABLE])[0], app.TABLE)
