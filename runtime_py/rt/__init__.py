@@ -164,18 +164,43 @@ def _call(kind, *args):
 
 
 class Future:
-    """The result of a spawned task."""
+    """The result of a spawned task. Like a `concurrent.futures.Future`, it keeps the outcome
+    once waited for: waiting again returns the same object (or raises the same exception),
+    after a resume too: a future pickles with its outcome when something else holds the
+    result (else a second wait after a resume asks again, for a copy of the original result)."""
 
-    __slots__ = ("task",)
+    __slots__ = ("task", "outcome")
 
-    def __init__(self, task):
+    def __init__(self, task, outcome=None):
         self.task = task
+        self.outcome = outcome  # the Outcome of the first wait, once it returned
 
     def wait(self):
         """Blocks until the task is done; returns its result or raises its error."""
-        return _call("wait", self)
+        if self.outcome is not None:
+            return self.outcome.get()
+        try:
+            return _call("wait", self)
+        except Unwind as unwind:
+            # The one API function that runs after its call: the future keeps the outcome.
+            unwind.push(Future._waited, {}, self)
+            raise
+
+    def _waited(self, outcome, variables):
+        self.outcome = outcome
+        return outcome.get()
 
     def __reduce__(self):
+        outcome = self.outcome
+        if outcome is not None:
+            import sys
+
+            kept = outcome.value if outcome.error is None else outcome.error
+            # Saved with the outcome only if something else holds it (beyond the outcome, `kept`
+            # and getrefcount's argument): otherwise no one could tell a second wait's copy
+            # from it, and a checkpoint need not carry every result a loop waited for.
+            if sys.getrefcount(kept) > 3:
+                return (Future, (self.task, outcome))
         return (Future, (self.task,))
 
     def __repr__(self):

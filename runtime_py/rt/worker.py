@@ -61,6 +61,11 @@ class Manifest:
         point = self.points.get(getattr(frame.continuation, "__name__", ""))
         return "handler.py line %d" % point["line"] if point else None
 
+    def paused_at(self, frames):
+        """Where the innermost of the app's frames paused (the runtime's own frames, such as
+        `Future.wait`'s, have no place in handler.py)."""
+        return next((w for w in map(self.where, frames) if w), None)
+
     def format_exception(self, error):
         """A traceback whose handler.py lines are the user's, not the generated ones."""
         lines = []
@@ -204,7 +209,7 @@ class Worker:
                     "seqno": seqno,
                     "checkpoint": checkpoint,
                     "call": call,
-                    "where": self.manifest.where(frames[0]) if frames else None,
+                    "where": self.manifest.paused_at(frames),
                 })
                 if known is not None:
                     # Pipelined: the answer is determined; go on while the coordinator stores
