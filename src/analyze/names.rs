@@ -19,7 +19,12 @@ impl<'a> Visitor<'a> for NameUses {
             let entry = (name.id.to_string(), name.range);
             match name.ctx {
                 ExprContext::Load => self.loads.push(entry),
-                ExprContext::Store | ExprContext::Del => self.stores.push(entry),
+                ExprContext::Store => self.stores.push(entry),
+                // `del x` needs `x` bound (it reads the binding), then unbinds it.
+                ExprContext::Del => {
+                    self.loads.push(entry.clone());
+                    self.stores.push(entry);
+                }
                 ExprContext::Invalid => {}
             }
         }

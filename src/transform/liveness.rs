@@ -394,7 +394,12 @@ impl<'a> Visitor<'a> for Names {
         if let Expr::Name(name) = expr {
             match name.ctx {
                 ExprContext::Load => self.loads.push(name.id.to_string()),
-                ExprContext::Store | ExprContext::Del => self.store(name.id.to_string()),
+                ExprContext::Store => self.store(name.id.to_string()),
+                // `del x` needs `x` bound (it reads the binding), then unbinds it.
+                ExprContext::Del => {
+                    self.loads.push(name.id.to_string());
+                    self.store(name.id.to_string());
+                }
                 ExprContext::Invalid => {}
             }
         }
