@@ -184,6 +184,9 @@ fn stray_byte_order_mark(parsed: &Parsed<ModModule>, text: &str) -> Option<TextS
     })
 }
 
+/// CPython's tokenizer refuses a 100th level of indentation.
+const MAX_INDENT_DEPTH: u32 = 99;
+
 /// CPython's tokenizer refuses more than 200 nested brackets.
 const MAX_BRACKET_DEPTH: u32 = 200;
 
@@ -203,8 +206,16 @@ fn max_expression_depth(target: TargetVersion) -> u32 {
 /// CPython would give.
 fn nesting_error(parsed: &Parsed<ModModule>, target: TargetVersion) -> Option<(TextRange, String)> {
     let mut depth = 0u32;
+    let mut indents = 0u32;
     for token in parsed.tokens().iter() {
         match token.kind() {
+            TokenKind::Indent => {
+                indents += 1;
+                if indents > MAX_INDENT_DEPTH {
+                    return Some((token.range(), "too many levels of indentation".to_owned()));
+                }
+            }
+            TokenKind::Dedent => indents = indents.saturating_sub(1),
             TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => {
                 depth += 1;
                 if depth > MAX_BRACKET_DEPTH {

@@ -180,26 +180,55 @@ enum Encoding {
     Other(&'static encoding_rs::Encoding),
 }
 
+/// What Python's `encodings.normalize_encoding` makes of a name, lower-cased: runs of
+/// characters other than letters, digits and `.` become one `_`, and none lead or trail
+/// (`utf-` is `utf`, which Python's codec registry knows as UTF-8).
+fn python_normal(name: &str) -> String {
+    let mut out = String::new();
+    let mut punctuation = false;
+    for c in name.chars() {
+        if c.is_ascii_alphanumeric() || c == '.' {
+            if punctuation && !out.is_empty() {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+            punctuation = false;
+        } else {
+            punctuation = true;
+        }
+    }
+    out
+}
+
 fn normalize_encoding(name: &str) -> Option<Encoding> {
     let lower = name.to_ascii_lowercase().replace('_', "-");
-    match lower.as_str() {
-        "utf-8" | "utf8" | "u8" | "utf" | "utf8-ucs2" | "utf8-ucs4" => Some(Encoding::Utf8),
-        "latin-1" | "latin1" | "iso-8859-1" | "iso8859-1" | "iso-latin-1" | "l1" | "8859"
-        | "cp819" | "latin" => Some(Encoding::Latin1),
-        "ascii" | "us-ascii" | "646" => Some(Encoding::Ascii),
-        _ if lower.starts_with("utf-8-") || lower.starts_with("latin-1-") => {
-            Some(if lower.starts_with("utf") {
-                Encoding::Utf8
-            } else {
-                Encoding::Latin1
-            })
+    // CPython's tokenizer reads these prefixes itself (`utf-8-foo` is UTF-8).
+    let prefixed = |prefix: &str| {
+        lower
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+    };
+    if prefixed("utf-8") {
+        return Some(Encoding::Utf8);
+    }
+    if prefixed("latin-1") || prefixed("iso-8859-1") || prefixed("iso-latin-1") {
+        return Some(Encoding::Latin1);
+    }
+    let normal = python_normal(name);
+    match normal.as_str() {
+        "utf_8" | "utf8" | "u8" | "utf" | "utf8_ucs2" | "utf8_ucs4" | "cp65001" => {
+            Some(Encoding::Utf8)
         }
+        "latin_1" | "latin1" | "iso_8859_1" | "iso8859_1" | "8859" | "cp819" | "latin" | "l1"
+        | "iso_ir_100" | "csisolatin1" | "ibm819" => Some(Encoding::Latin1),
+        "ascii" | "us_ascii" | "646" | "us" | "ansi_x3.4_1968" | "iso646_us" | "cp367"
+        | "csascii" | "ibm367" | "iso_ir_6" => Some(Encoding::Ascii),
         // Python's names that the WHATWG standard spells otherwise.
-        "mac-roman" | "macroman" => Some(Encoding::Other(encoding_rs::MACINTOSH)),
-        "cp932" | "ms932" | "mskanji" | "ms-kanji" => Some(Encoding::Other(encoding_rs::SHIFT_JIS)),
+        "mac_roman" | "macroman" | "macintosh" => Some(Encoding::Other(encoding_rs::MACINTOSH)),
+        "cp932" | "ms932" | "mskanji" | "ms_kanji" => Some(Encoding::Other(encoding_rs::SHIFT_JIS)),
         "cp936" | "ms936" | "gb2312" => Some(Encoding::Other(encoding_rs::GBK)),
-        _ => encoding_rs::Encoding::for_label(lower.as_bytes())
-            .or_else(|| encoding_rs::Encoding::for_label(name.as_bytes()))
+        _ => encoding_rs::Encoding::for_label(normal.replace('_', "-").as_bytes())
+            .or_else(|| encoding_rs::Encoding::for_label(normal.as_bytes()))
             // UTF-16 and the like cannot hold Python source (the tokenizer reads ASCII).
             .filter(|encoding| {
                 encoding.is_ascii_compatible() && *encoding != encoding_rs::REPLACEMENT
