@@ -88,7 +88,7 @@ pub fn parse(file: &SourceFile, target: TargetVersion) -> ParsedModule {
         None => ruff_python_parser::parse_unchecked_source(&file.text, PySourceType::Python),
     };
     let mut diagnostics = Vec::new();
-    if let Some((range, message)) = nesting_error(&parsed, target) {
+    if let Some((range, message)) = nesting_error(&parsed, &file.text, target) {
         // Nothing after parsing looks at a tree CPython cannot compile: it is replaced by an
         // empty module, and the one error says why.
         diagnostics.push(
@@ -184,6 +184,70 @@ fn stray_byte_order_mark(parsed: &Parsed<ModModule>, text: &str) -> Option<TextS
     })
 }
 
+/// The first logical line whose indentation CPython's tokenizer finds ambiguous (TabError): it
+/// measures each indentation twice, with tabs to the next multiple of 8 and with tabs as one
+/// column, and the two must order the lines the same way. ruff's lexer uses only the first.
+fn inconsistent_tabs(parsed: &Parsed<ModModule>, source: &str) -> Option<TextSize> {
+    if !source.contains('\t') {
+        return None;
+    }
+    let mut stack: Vec<(u32, u32)> = vec![(0, 0)];
+    let mut at_line_start = true;
+    for token in parsed.tokens().iter() {
+        match token.kind() {
+            TokenKind::Newline => {
+                at_line_start = true;
+                continue;
+            }
+            TokenKind::NonLogicalNewline
+            | TokenKind::Comment
+            | TokenKind::Indent
+            | TokenKind::Dedent => continue,
+            _ if !at_line_start => continue,
+            _ => at_line_start = false,
+        }
+        let start = usize::from(token.start());
+        let line_start = source[..start].rfind('\n').map_or(0, |i| i + 1);
+        let (mut col, mut alt) = (0u32, 0u32);
+        for c in source[line_start..start].chars() {
+            match c {
+                ' ' => {
+                    col += 1;
+                    alt += 1;
+                }
+                '\t' => {
+                    col = (col / 8 + 1) * 8;
+                    alt += 1;
+                }
+                '\x0c' => {
+                    col = 0;
+                    alt = 0;
+                }
+                _ => break,
+            }
+        }
+        let &(top, top_alt) = stack.last()?;
+        if col == top {
+            if alt != top_alt {
+                return Some(token.start());
+            }
+        } else if col > top {
+            if alt <= top_alt {
+                return Some(token.start());
+            }
+            stack.push((col, alt));
+        } else {
+            while stack.len() > 1 && stack.last().is_some_and(|&(c, _)| col < c) {
+                stack.pop();
+            }
+            if stack.last().is_some_and(|&(c, a)| c == col && a != alt) {
+                return Some(token.start());
+            }
+        }
+    }
+    None
+}
+
 /// CPython's tokenizer refuses a 100th level of indentation.
 const MAX_INDENT_DEPTH: u32 = 99;
 
@@ -202,9 +266,13 @@ fn max_expression_depth(target: TargetVersion) -> u32 {
     }
 }
 
-/// The first place where the module nests deeper than CPython can compile, with the message
-/// CPython would give.
-fn nesting_error(parsed: &Parsed<ModModule>, target: TargetVersion) -> Option<(TextRange, String)> {
+/// The first place where the module's layout is beyond what CPython's tokenizer and compiler
+/// take (nesting too deep, tabs and spaces mixed ambiguously), with the message CPython gives.
+fn nesting_error(
+    parsed: &Parsed<ModModule>,
+    source: &str,
+    target: TargetVersion,
+) -> Option<(TextRange, String)> {
     let mut depth = 0u32;
     let mut indents = 0u32;
     for token in parsed.tokens().iter() {
@@ -227,6 +295,12 @@ fn nesting_error(parsed: &Parsed<ModModule>, target: TargetVersion) -> Option<(T
             }
             _ => {}
         }
+    }
+    if let Some(offset) = inconsistent_tabs(parsed, source) {
+        return Some((
+            TextRange::empty(offset),
+            "inconsistent use of tabs and spaces in indentation".to_owned(),
+        ));
     }
     let limit = max_expression_depth(target);
     let mut finder = DepthFinder {

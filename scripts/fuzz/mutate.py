@@ -54,7 +54,11 @@ while True:
         break
     data = inp.read(int.from_bytes(head, "little"))
     try:
-        compile(data, "handler.py", "exec")
+        # As a worker's import reads handler.py: decoded by the import system (strict, with
+        # the coding declaration), then compiled. compile() of raw bytes is laxer (it lets
+        # invalid UTF-8 in comments through), and no worker ever runs that path.
+        import importlib.util
+        compile(importlib.util.decode_source(data), "handler.py", "exec")
         r = {"ok": True}
     except SyntaxError as e:
         r = {"ok": False, "error": type(e).__name__, "msg": str(e.msg), "line": e.lineno}
