@@ -105,6 +105,20 @@ pub fn decode(bytes: &[u8]) -> (String, Option<DecodeError>) {
     let bom = bytes.starts_with(b"\xef\xbb\xbf");
     let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
     let declared = coding_declaration(bytes);
+    if let Some((name, offset)) = &declared {
+        if name.is_empty() {
+            let offset = std::str::from_utf8(bytes)
+                .err()
+                .map_or(*offset, |e| e.valid_up_to());
+            return (
+                String::from_utf8_lossy(bytes).into_owned(),
+                Some(DecodeError::InvalidBytes {
+                    offset,
+                    encoding: "UTF-8".to_owned(),
+                }),
+            );
+        }
+    }
     let encoding = declared.as_ref().map(|(name, _)| normalize_encoding(name));
     if let (true, Some((name, offset))) = (bom, &declared) {
         if !matches!(encoding, Some(Some(Encoding::Utf8))) {
@@ -248,7 +262,11 @@ fn coding_declaration(bytes: &[u8]) -> Option<(String, usize)> {
             .iter()
             .position(|b| !matches!(b, b' ' | b'\t' | b'\x0c'))
             .unwrap_or(line.len());
-        let line_text = String::from_utf8_lossy(&line[trimmed_start..]);
+        // Python reads these lines as UTF-8 to look for the declaration (tokenize's
+        // detect_encoding): a line that is not is "invalid or missing encoding declaration".
+        let Ok(line_text) = std::str::from_utf8(&line[trimmed_start..]) else {
+            return Some((String::new(), line_start + trimmed_start));
+        };
         if line_text.starts_with('#') {
             if let Some(found) = find_coding(&line_text) {
                 return Some((found, line_start + trimmed_start));

@@ -1,4 +1,5 @@
-//! `kappac check` accepts exactly what CPython's `compile()` accepts: every file of
+//! `kappac check` accepts exactly what CPython accepts when a worker imports the file (decode as
+//! the import system does, then `compile()`): every file of
 //! `tests/fixtures/syntax/` (each a rule CPython enforces while tokenizing, parsing or
 //! compiling, or a case just inside one) is compiled by every CPython 3.9+ found here, and
 //! `check --target-version` of that version must report a syntax or encoding error (K001,
@@ -17,13 +18,15 @@ fn cpython_verdicts(
     files: &[String],
 ) -> Option<(String, BTreeMap<String, bool>)> {
     let script = r#"
-import json, sys
+import importlib.util, json, sys
 verdicts = {}
 for path in sys.argv[1:]:
+    # As a worker's `import handler` reads the file: decoded by the import system (strict
+    # UTF-8 or the declared encoding), then compiled.
     try:
-        compile(open(path, "rb").read(), path, "exec")
+        compile(importlib.util.decode_source(open(path, "rb").read()), path, "exec")
         verdicts[path] = True
-    except SyntaxError:
+    except (SyntaxError, UnicodeDecodeError, LookupError):
         verdicts[path] = False
 print(json.dumps({"version": "%d.%d" % sys.version_info[:2], "verdicts": verdicts}))
 "#;
