@@ -268,7 +268,7 @@ fn coding_declaration(bytes: &[u8]) -> Option<(String, usize)> {
             return Some((String::new(), line_start + trimmed_start));
         };
         if line_text.starts_with('#') {
-            if let Some(found) = find_coding(&line_text) {
+            if let Some(found) = find_coding(line_text) {
                 return Some((found, line_start + trimmed_start));
             }
         } else if !line_text.trim().is_empty() {
