@@ -1269,7 +1269,8 @@ pub fn trim_header(source: &str, start: TextSize, body_start: TextSize) -> TextR
 #[derive(Default)]
 struct JumpFinder {
     loop_depth: u32,
-    /// How many `try`-with-`finally` bodies (and handlers) and `with` bodies are around.
+    /// How many `try` bodies with handlers or `finally`, `finally`-guarded handlers and `with`
+    /// bodies are around.
     cleanup_depth: u32,
     jumps: Vec<(TextRange, Jump)>,
     /// Whether a jump found leaves a `finally` or a `with` that must run before it.
@@ -1309,6 +1310,16 @@ impl<'a> Visitor<'a> for JumpFinder {
                 self.visit_body(&t.orelse);
                 self.cleanup_depth -= 1;
                 self.visit_body(&t.finalbody);
+            }
+            // The rest of the function must not run under this `try`'s handlers.
+            Stmt::Try(t) if !t.handlers.is_empty() => {
+                self.cleanup_depth += 1;
+                self.visit_body(&t.body);
+                self.cleanup_depth -= 1;
+                for handler in &t.handlers {
+                    self.visit_except_handler(handler);
+                }
+                self.visit_body(&t.orelse);
             }
             Stmt::With(w) => {
                 self.cleanup_depth += 1;
