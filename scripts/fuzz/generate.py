@@ -98,6 +98,8 @@ class Ctx:
         self.work = 0
         self.callees = []  # functions this body may call directly
         self.max_depth = 2
+        # compound statements stop once the output reaches this line (a size bound per function)
+        self.line_limit = len(gen.lines) + gen.allowance(fn.kind if fn else "proc")
 
     # scopes
     def push(self):
@@ -147,7 +149,8 @@ class Ctx:
 
 
 class Generator:
-    def __init__(self, seed, budget=32):
+    def __init__(self, seed, budget=32, disable=()):
+        self.disable = frozenset(disable)
         self.seed = seed
         self.r = random.Random(seed)
         self.total_budget = budget
@@ -198,6 +201,13 @@ class Generator:
                 gen.ind -= 1
 
         return _Indent()
+
+    def allowance(self, kind):
+        """Lines a function body may grow to before it takes only simple statements."""
+        lo, hi = {"pure": (4, 10), "method": (4, 9), "closure": (3, 7), "handler": (12, 26)}.get(kind, (14, 30))
+        if self.stress:
+            lo, hi = lo + 4, hi + 8
+        return self.r.randint(lo, hi)
 
     def mark(self, ctx):
         self.marks += 1
@@ -384,6 +394,7 @@ class Generator:
                     options.append(("awaits", 1))
                 if self.early:
                     options.append(("early", 1))
+        options = [(k, w) for k, w in options if k not in self.disable]
         if not options:
             return None
         kind = self.weighted(options)
@@ -843,7 +854,7 @@ class Generator:
     def block(self, ctx, lo=1, hi=3):
         ctx.push()
         start = len(self.lines)
-        if len(self.lines) > self.soft_lines:
+        if len(self.lines) > ctx.line_limit:
             hi = lo
         for _ in range(self.r.randint(lo, hi)):
             self.stmt(ctx)
@@ -865,8 +876,9 @@ class Generator:
                     self.line("%s.wait()" % v.name)
 
     def stmt(self, ctx):
+        weights = [(k, 0 if k in self.disable else w) for k, w in self.stmt_weights(ctx)]
         for _ in range(20):
-            kind = self.weighted(self.stmt_weights(ctx))
+            kind = self.weighted(weights)
             if getattr(self, "s_" + kind)(ctx) is not False:
                 ctx.do_work(1)
                 return
@@ -876,7 +888,7 @@ class Generator:
         compound = 1.0 if ctx.depth < ctx.max_depth else 0.0
         if ctx.depth == ctx.max_depth - 1 and ctx.depth > 0:
             compound = 0.5
-        if len(self.lines) > self.soft_lines:
+        if len(self.lines) > ctx.line_limit:
             compound = 0.0
         loops = bool(ctx.loops)
         p = 1.0 if ctx.allow_pause else 0.0
@@ -892,7 +904,7 @@ class Generator:
             ("jump", (4 if loops else 0) * (1.5 if self.stress else 1)), ("ret", ret),
             ("raise", 1.2), ("unpack", 1 * d),
             ("checkpoint", 3 * p * (1.5 if self.stress else 1)), ("pending", 3 * p), ("futlist", 1.5 * p * compound),
-            ("childerr", 2 * p * compound), ("queue", 1.5 * p * compound * d), ("mapspawn", 1.5 * p * d),
+            ("childerr", 2 * p * compound), ("queue", 2.5 * p * compound), ("mapspawn", 1.5 * p * d),
             ("callproc", 3 * p if ctx.has_log else 0), ("traced", 2 * p if ctx.has_log else 0),
             ("closure", 1.5 * compound * x if ctx.fn.kind != "closure" else 0),
             ("lambda", 0.7 * x if ctx.fn.kind != "closure" else 0), ("obj", 1 * x if self.classes else 0),
@@ -1365,7 +1377,7 @@ class Generator:
         if not self.producer:
             return False
         k = self.r.randint(1, 4)
-        cost = 2 * k + 8
+        cost = 2 * k + 3
         if not ctx.can_pay(cost):
             return False
         ctx.pay(cost)
@@ -1482,6 +1494,7 @@ class Generator:
         sub = Ctx(self, f, uses_log, pausing, budget=min(6, self.total_budget // 4), work_budget=200)
         sub.callees = [g for g in ctx.callees if g.kind == "pure"]
         sub.max_depth = 1
+        sub.line_limit = min(sub.line_limit, ctx.line_limit + 4)
         for v in ctx.vars():
             if v.const and v.type in ("int", "str"):
                 sub.add(Var(v.name, v.type, const=True))
@@ -2048,14 +2061,14 @@ class Generator:
         self.make_decorator()
         self.header()
         self.templates()
-        for i in range(self.r.randint(1, 2) if self.stress else self.r.randint(2, 4)):
+        for i in range(self.r.randint(1, 2) if self.stress else self.r.randint(2, 3)):
             self.make_pure(i, allow_pause=self.chance(0.5))
         self.templates_after_pures()
         self.emit_decorator()
         if self.chance(0.4):
             self.make_classes()
         self.classes = self.classes or []
-        for i in range(self.r.randint(1, 4)):
+        for i in range(self.r.randint(1, 3)):
             self.make_proc(i)
         ctx = self.make_handler()
         self.cost = ctx.used
@@ -2063,19 +2076,21 @@ class Generator:
         return text
 
 
-def generate(seed, budget=32, max_lines=150):
+def generate(seed, budget=32, max_lines=150, disable=()):
     """(handler source, event) for `seed`: the first of the seed's attempts that fits
     `max_lines` (each attempt draws from the same random stream, so this is deterministic)."""
     rng = random.Random(seed)
-    last = None
+    best = None
     for attempt in range(20):
-        g = Generator(rng.randrange(1 << 30), budget)
+        g = Generator(rng.randrange(1 << 30), budget, disable)
         g.seed = seed
         source = g.program()
-        last = (source, g)
+        if best is None or source.count("\n") < best[0].count("\n"):
+            best = (source, g)
         if source.count("\n") <= max_lines:
+            best = (source, g)
             break
-    source, g = last
+    source, g = best
     event = {
         "a": rng.randint(-3, 12),
         "b": rng.randint(0, 9),
@@ -2085,8 +2100,8 @@ def generate(seed, budget=32, max_lines=150):
     return source, event, g
 
 
-def write_app(directory, seed, budget=32):
-    source, event, g = generate(seed, budget)
+def write_app(directory, seed, budget=32, disable=()):
+    source, event, g = generate(seed, budget, disable=disable)
     os.makedirs(directory, exist_ok=True)
     with open(os.path.join(directory, "handler.py"), "w") as f:
         f.write(source)
@@ -2102,11 +2117,13 @@ def main(argv=None):
     parser.add_argument("-o", "--out", help="app directory to write (handler.py, event.json)")
     parser.add_argument("--budget", type=int, default=32, help="coordinator calls a run may make (estimate)")
     parser.add_argument("--features", action="store_true", help="print the constructs used on stderr")
+    parser.add_argument("--disable", default="", help="statement or pause kinds not to generate (comma-separated: del,queue,...)")
     args = parser.parse_args(argv)
+    disable = [k for k in args.disable.split(",") if k]
     if args.out:
-        g = write_app(args.out, args.seed, args.budget)
+        g = write_app(args.out, args.seed, args.budget, disable)
     else:
-        source, event, g = generate(args.seed, args.budget)
+        source, event, g = generate(args.seed, args.budget, disable=disable)
         sys.stdout.write(source)
     if args.features:
         sys.stderr.write("features: %s\n" % ", ".join(sorted(g.features)))

@@ -242,6 +242,19 @@ def unparse(tree):
     return ast.unparse(tree) + "\n"
 
 
+def simplifiable(tree):
+    """Expressions worth replacing: values read, not callees, targets or constants."""
+    skip = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            skip.add(id(node.func))
+        elif isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred, ast.Name, ast.Tuple, ast.List)) and \
+                isinstance(getattr(node, "ctx", None), (ast.Store, ast.Del)):
+            skip.add(id(node))
+    return [n for n in ast.walk(tree) if isinstance(n, ast.expr) and not isinstance(n, (ast.Name, ast.Constant))
+            and id(n) not in skip]
+
+
 class Minimizer:
     def __init__(self, source, predicate, max_tests, deadline):
         self.tree = ast.parse(source)
@@ -398,7 +411,7 @@ class Minimizer:
         progress = False
         position = 0
         while not self.out_of_time():
-            exprs = [n for n in ast.walk(self.tree) if isinstance(n, ast.expr) and not isinstance(n, (ast.Name, ast.Constant))]
+            exprs = simplifiable(self.tree)
             if position >= len(exprs):
                 break
             changed = False
@@ -413,8 +426,7 @@ class Minimizer:
     def expr_variants(self, position):
         def fresh():
             tree = copy.deepcopy(self.tree)
-            exprs = [n for n in ast.walk(tree) if isinstance(n, ast.expr) and not isinstance(n, (ast.Name, ast.Constant))]
-            return tree, exprs[position]
+            return tree, simplifiable(tree)[position]
 
         tree, target = fresh()
         replacements = []

@@ -21,6 +21,8 @@ A finding is saved under FINDINGS/<seed>-<kind>/ (handler.py, event.json, findin
     hang                                 a kappac command ran past --timeout (default 60 s)
     emit-invalid                         emitted code CPython does not compile
     not-compiled                         the run failed with NotCompiled (a missed pause point)
+    chaos-limit                          --chaos kill killed a task before its next call more often than
+                                         the runtime's restart bound allows (probabilistic, not a divergence)
     runtime-error                        a traceback from rt/ or kappa_coordinator/ themselves
     divergence                           another result, another error, or other counts
     false-refusal                        check reports K001 on a program CPython compiles
@@ -196,6 +198,10 @@ class Oracle:
             return outcome("not-compiled", "the run failed with NotCompiled"), elapsed
         if tool_traceback(err):
             return outcome("runtime-error", "a traceback from the runtime itself"), elapsed
+        if code == 1 and mode == "kill" and "without reaching a new checkpoint" in err and "chaos kill rate" in err:
+            # the runtime's bound on restarts without progress: a task killed before its next
+            # call was stored, more than max_restarts times in a row (about 0.3**6 per segment)
+            return outcome("chaos-limit", "the chaos kill rate exceeded the runtime's restart bound"), elapsed
         if "error" in expected:
             wanted = "%s: %s" % (expected["error"], expected["message"])
             if code != 1 or wanted not in err:
@@ -297,6 +303,7 @@ def main(argv=None):
     parser.add_argument("--budget", type=int, default=32, help="the generator's coordinator-call budget")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per kappac command (a hang guard)")
     parser.add_argument("--all-modes", action="store_true", help="run every mode even after a finding")
+    parser.add_argument("--disable", default="", help="generator kinds to leave out (e.g. del: a known bug that masks others)")
     parser.add_argument("--quiet", action="store_true")
     args = parser.parse_args(argv)
     modes = [m for m in args.modes.split(",") if m]
@@ -318,7 +325,7 @@ def main(argv=None):
         app = os.path.join(work, "app-%d" % seed)
         cache = os.path.join(work, "cache-%d" % seed)
         try:
-            generate.write_app(app, seed, args.budget)
+            generate.write_app(app, seed, args.budget, [k for k in args.disable.split(",") if k])
             report = oracle.program(app, seed, modes, cache, stop_at_first=not args.all_modes)
         except Exception as error:  # a bug of this script: report it as a finding of its own
             import traceback

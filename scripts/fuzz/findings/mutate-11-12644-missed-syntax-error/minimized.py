@@ -1,0 +1,3 @@
+global x
+x:t
+global x

@@ -1,0 +1,6 @@
+class C:
+    def f(self):
+        def g():
+            return __class__
+            nonlocal __class__
+        return g

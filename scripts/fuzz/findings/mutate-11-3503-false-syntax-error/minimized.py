@@ -1,0 +1,3 @@
+#coding:latin-
+def r():
+ return""

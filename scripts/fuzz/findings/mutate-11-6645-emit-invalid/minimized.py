@@ -1,0 +1,7 @@
+import rt
+
+def handler(t, x):
+    1 .wait()
+
+    def m():
+        nonlocal x

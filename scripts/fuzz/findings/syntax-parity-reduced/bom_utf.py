@@ -1,0 +1,2 @@
+﻿# coding: utf
+x = 1

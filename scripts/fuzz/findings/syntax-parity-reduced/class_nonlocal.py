@@ -1,0 +1,4 @@
+class C:
+    def g():
+        return __class__
+        nonlocal __class__

@@ -1,0 +1,2 @@
+# coding: koi
+x = 1

@@ -1,0 +1,2 @@
+# coding: latin-
+x = 1

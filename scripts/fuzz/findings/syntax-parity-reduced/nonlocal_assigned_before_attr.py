@@ -1,0 +1,5 @@
+def f():
+    x = (()).t
+    def g():
+        x = a
+        nonlocal x

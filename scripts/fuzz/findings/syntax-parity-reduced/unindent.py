@@ -1,0 +1,3 @@
+for c in ():
+	 for i in ():
+    pass
