@@ -73,7 +73,7 @@ def _dump(value, pickler_class, containers, again=True):
     if containers is None:
         return body
     memo, names, gets, nones = containers
-    if len(body) * len(names) > 1 << 20:  # too big to search: name them all
+    if len(body) > _SEARCHED:  # copying it into a wrapper costs less than searching it
         used = [(index,) + name for index, name in enumerate(names)]
     else:
         # The memo indices that appear in a BINGET or LONG_BINGET opcode (a byte search: a few
@@ -81,7 +81,7 @@ def _dump(value, pickler_class, containers, again=True):
         found = set(gets.findall(body))
         if not found:
             # It refers to none of them: a plain pickle, whose memo starts with as many Nones.
-            return nones + body[2:]
+            return b"".join((nones, memoryview(body)[2:]))
         used = [(index,) + names[index] for index in sorted(_memo_index(get) for get in found)]
     by_index = _references.by_index
     if any(_resolve(module_name, path, False) is not by_index[index] for index, module_name, path, _ in used):
@@ -93,6 +93,7 @@ def _dump(value, pickler_class, containers, again=True):
 
 
 _idle = {}  # pickler class -> (buffer, pickler) for the next `_dump`
+_SEARCHED = 16384  # the longest pickle searched for the memo entries it uses
 
 
 # --- the pickler ----------------------------------------------------------------------------
@@ -838,7 +839,7 @@ def _load_with_references(count, used, body):
             found = unresolved[-1]
         objects[index] = found
     found = None
-    unpickler = _ReferenceUnpickler(io.BytesIO(_prefix(count) + body[2:]))
+    unpickler = _ReferenceUnpickler(io.BytesIO(b"".join((_prefix(count), memoryview(body)[2:]))))
     unpickler.objects = objects
     # Some of the names may be used (a byte search found them): whether the value refers to a
     # stand-in, its reference count (held by `unresolved` and `objects` alone, before and
