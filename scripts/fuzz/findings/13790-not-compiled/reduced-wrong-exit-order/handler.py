@@ -1,0 +1,25 @@
+import rt
+
+
+class Rec:
+    def __init__(self, log, name):
+        self.log = log
+        self.name = name
+
+    def __enter__(self):
+        self.log.append("enter " + self.name)
+
+    def __exit__(self, *exc):
+        self.log.append("exit " + self.name)
+
+
+def handler(event, context):
+    log = []
+    for i in range(3):
+        if i == 0:
+            rt.checkpoint()
+        with Rec(log, str(i)):
+            if i < 5:
+                continue
+            rt.checkpoint()
+    return log
