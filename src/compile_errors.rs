@@ -23,7 +23,8 @@ pub struct CompileError {
 struct Declarations<'a> {
     /// `global x` statements.
     globals: Vec<(&'a str, TextRange)>,
-    nonlocals: Vec<&'a str>,
+    /// `nonlocal x` statements.
+    nonlocals: Vec<(&'a str, TextRange)>,
     /// Names bound in the scope: assigned, imported, defined, parameters, `nonlocal` names.
     bound: FxHashSet<&'a str>,
 }
@@ -42,13 +43,27 @@ impl<'a> Declarations<'a> {
         collector.declarations
     }
 
+    /// The last `global name` statement: CPython refuses any use or binding of the name
+    /// before it.
     fn global(&self, name: &str) -> Option<TextRange> {
-        self.globals
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, r)| *r)
+        last_declaration(&self.globals, name)
+    }
+
+    /// The last `nonlocal name` statement.
+    fn nonlocal(&self, name: &str) -> Option<TextRange> {
+        last_declaration(&self.nonlocals, name)
     }
 }
+
+fn last_declaration(declarations: &[(&str, TextRange)], name: &str) -> Option<TextRange> {
+    declarations
+        .iter()
+        .rev()
+        .find(|(n, _)| *n == name)
+        .map(|(_, r)| *r)
+}
+
+impl Declarations<'_> {}
 
 struct DeclarationCollector<'a> {
     declarations: Declarations<'a>,
@@ -76,7 +91,9 @@ impl<'a> Visitor<'a> for DeclarationCollector<'a> {
             }
             Stmt::Nonlocal(nonlocal) => {
                 for name in &nonlocal.names {
-                    self.declarations.nonlocals.push(name.id.as_str());
+                    self.declarations
+                        .nonlocals
+                        .push((name.id.as_str(), nonlocal.range));
                     bound.insert(name.id.as_str());
                 }
             }
@@ -407,6 +424,9 @@ fn parameter_names(parameters: &ast::Parameters) -> Vec<&str> {
 impl<'a> Visitor<'a> for Context<'a> {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
         self.with_checker(|checker, context| checker.visit_stmt(stmt, context));
+        for (name, range) in statement_bindings(stmt) {
+            self.binding_before_declaration(name, range, true);
+        }
         match stmt {
             Stmt::ClassDef(class_def) => {
                 for decorator in &class_def.decorator_list {
@@ -460,12 +480,20 @@ impl<'a> Visitor<'a> for Context<'a> {
                 visitor::walk_stmt(self, stmt);
                 self.in_try = was_in_try;
             }
+            Stmt::AugAssign(ast::StmtAugAssign { value, .. })
+            | Stmt::AnnAssign(ast::StmtAnnAssign {
+                value: Some(value), ..
+            }) if value.is_starred_expr() => {
+                // ruff's parser takes `x += *a` and `x: T = *a`; CPython's compiler does not.
+                self.error(value.range(), "can't use starred expression here");
+                visitor::walk_stmt(self, stmt);
+            }
             Stmt::AnnAssign(assign) => {
                 if let Expr::Name(name) = &*assign.target {
                     let name = name.id.as_str();
                     if self
                         .declarations()
-                        .is_some_and(|d| d.nonlocals.contains(&name))
+                        .is_some_and(|d| d.nonlocal(name).is_some())
                     {
                         self.error(
                             assign.target.range(),
@@ -482,6 +510,13 @@ impl<'a> Visitor<'a> for Context<'a> {
     fn visit_expr(&mut self, expr: &'a Expr) {
         self.with_checker(|checker, context| checker.visit_expr(expr, context));
         match expr {
+            Expr::Name(name) => {
+                // ruff's checker covers `global`; `nonlocal` is checked here.
+                if matches!(self.scopes.last(), Some(Scope::Function { .. })) {
+                    let bound = name.ctx != ExprContext::Load;
+                    self.nonlocal_after(name.id.as_str(), name.range, bound);
+                }
+            }
             Expr::Lambda(lambda) => {
                 if let Some(parameters) = &lambda.parameters {
                     self.visit_parameters(parameters);
@@ -529,6 +564,40 @@ impl<'a> Visitor<'a> for Context<'a> {
 }
 
 impl<'a> Context<'a> {
+    /// A name bound by a statement (`def`, `class`, `except ... as`) before its
+    /// scope declares it `global` or `nonlocal` (ruff's checker sees only assignments).
+    fn binding_before_declaration(&mut self, name: &str, range: TextRange, bound: bool) {
+        let global = self
+            .declarations()
+            .and_then(|d| d.global(name))
+            .filter(|declaration| range.start() < declaration.start());
+        if global.is_some() {
+            self.error(
+                range,
+                format!("name '{name}' is assigned to before global declaration"),
+            );
+        }
+        if matches!(self.enclosing(), Scope::Function { .. }) {
+            self.nonlocal_after(name, range, bound);
+        }
+    }
+
+    /// A use or binding of `name` before the function's `nonlocal name` statement.
+    fn nonlocal_after(&mut self, name: &str, range: TextRange, bound: bool) {
+        let Some(declaration) = self.declarations().and_then(|d| d.nonlocal(name)) else {
+            return;
+        };
+        if range.start() >= declaration.start() {
+            return;
+        }
+        let message = if bound {
+            format!("name '{name}' is assigned to before nonlocal declaration")
+        } else {
+            format!("name '{name}' is used prior to nonlocal declaration")
+        };
+        self.error(range, message);
+    }
+
     fn error(&mut self, range: TextRange, message: impl Into<String>) {
         self.more_errors.push(CompileError {
             range,
@@ -598,6 +667,24 @@ impl<'a> Context<'a> {
             self.visit_expr(part);
         }
         self.scopes.pop();
+    }
+}
+
+/// The names a statement itself binds other than by assignment (those are `Expr::Name`s).
+/// Imports are not among them: CPython lets `import x` come before `global x`.
+fn statement_bindings(stmt: &Stmt) -> Vec<(&str, TextRange)> {
+    match stmt {
+        Stmt::FunctionDef(def) => vec![(def.name.id.as_str(), def.name.range)],
+        Stmt::ClassDef(class_def) => vec![(class_def.name.id.as_str(), class_def.name.range)],
+        Stmt::Try(try_stmt) => try_stmt
+            .handlers
+            .iter()
+            .filter_map(|handler| {
+                let ast::ExceptHandler::ExceptHandler(handler) = handler;
+                handler.name.as_ref().map(|n| (n.id.as_str(), n.range))
+            })
+            .collect(),
+        _ => Vec::new(),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod codes;
 mod compile_errors;
 pub mod diagnostics;
 pub mod parse;
+mod python_codecs;
 pub mod render;
 pub mod source;
 pub mod transform;

@@ -131,7 +131,7 @@ Examples:
 }
 
 /// The stack the compiler runs on. The parser and the analyses recurse with the input's
-/// nesting, which `parse` bounds (`parse::nesting_error`) but only after parsing: deep input
+/// nesting, which `parse` bounds (`parse::layout_error`) but only after parsing: deep input
 /// must not overflow before it is reported. Only the pages used are ever committed.
 const STACK_SIZE: usize = 1 << 30;
 

@@ -88,16 +88,16 @@ pub fn parse(file: &SourceFile, target: TargetVersion) -> ParsedModule {
         None => ruff_python_parser::parse_unchecked_source(&file.text, PySourceType::Python),
     };
     let mut diagnostics = Vec::new();
-    if let Some((range, message)) = nesting_error(&parsed, &file.text, target) {
+    if let Some(error) = layout_error(&parsed, &file.text, target) {
         // Nothing after parsing looks at a tree CPython cannot compile: it is replaced by an
         // empty module, and the one error says why.
         diagnostics.push(
             Diagnostic::new(
                 Code::SyntaxError,
-                format!("syntax error: {message}"),
-                Label::new(range, "nested too deeply here"),
+                format!("syntax error: {}", error.message),
+                Label::new(error.range, error.label),
             )
-            .with_help("split the expression into several statements with intermediate variables"),
+            .with_help(error.help),
         );
         let empty = ruff_python_parser::parse_unchecked_source("", PySourceType::Python);
         return ParsedModule {
@@ -105,6 +105,16 @@ pub fn parse(file: &SourceFile, target: TargetVersion) -> ParsedModule {
             diagnostics,
             too_deep: true,
         };
+    }
+    if let Some(offset) = null_in_text(&parsed, &file.text) {
+        diagnostics.push(
+            Diagnostic::new(
+                Code::SyntaxError,
+                "syntax error: source code cannot contain null bytes",
+                Label::new(TextRange::empty(offset), "a null byte here"),
+            )
+            .with_help("remove it, or write it as `\\0` in a string"),
+        );
     }
     if let Some(offset) = stray_byte_order_mark(&parsed, &file.text) {
         diagnostics.push(
@@ -164,31 +174,60 @@ pub fn parse(file: &SourceFile, target: TargetVersion) -> ParsedModule {
     }
 }
 
+/// A NUL character in a comment or string: CPython refuses it anywhere in the source, ruff's
+/// lexer only in code (which its own error reports).
+fn null_in_text(parsed: &Parsed<ModModule>, text: &str) -> Option<TextSize> {
+    let tokens = parsed.tokens();
+    text.match_indices('\0').find_map(|(index, _)| {
+        let offset = TextSize::try_from(index).ok()?;
+        inside_text(tokens, offset).then_some(offset)
+    })
+}
+
+/// Whether `offset` is inside a string or comment token.
+fn inside_text(tokens: &ruff_python_ast::token::Tokens, offset: TextSize) -> bool {
+    // Tokens are sorted and do not overlap: the one that could hold `offset` is the last that
+    // starts at or before it.
+    let index = tokens.partition_point(|token| token.start() <= offset);
+    index.checked_sub(1).is_some_and(|i| {
+        let token = &tokens[i];
+        token.range().contains(offset)
+            && matches!(
+                token.kind(),
+                TokenKind::String
+                    | TokenKind::FStringMiddle
+                    | TokenKind::TStringMiddle
+                    | TokenKind::Comment
+            )
+    })
+}
+
 /// A U+FEFF outside strings and comments (a second byte-order mark, say), which CPython's
 /// tokenizer refuses and ruff's lexer skips as white space.
 fn stray_byte_order_mark(parsed: &Parsed<ModModule>, text: &str) -> Option<TextSize> {
     let tokens = parsed.tokens();
     text.match_indices('\u{feff}').find_map(|(index, _)| {
         let offset = TextSize::try_from(index).ok()?;
-        let inside_text = tokens.iter().any(|token| {
-            token.range().contains(offset)
-                && matches!(
-                    token.kind(),
-                    TokenKind::String
-                        | TokenKind::FStringMiddle
-                        | TokenKind::TStringMiddle
-                        | TokenKind::Comment
-                )
-        });
-        (!inside_text).then_some(offset)
+        (!inside_text(tokens, offset)).then_some(offset)
     })
 }
 
-/// The first logical line whose indentation CPython's tokenizer finds ambiguous (TabError): it
-/// measures each indentation twice, with tabs to the next multiple of 8 and with tabs as one
-/// column, and the two must order the lines the same way. ruff's lexer uses only the first.
-fn inconsistent_tabs(parsed: &Parsed<ModModule>, source: &str) -> Option<TextSize> {
-    if !source.contains('\t') {
+/// How a logical line's indentation is wrong for CPython's tokenizer.
+#[derive(Clone, Copy)]
+enum Indentation {
+    /// Ambiguous with tabs (TabError).
+    InconsistentTabs,
+    /// A dedent to a column no enclosing block starts at (IndentationError).
+    Unindent,
+}
+
+/// The first logical line whose indentation CPython's tokenizer refuses. It measures each
+/// indentation twice, with tabs to the next multiple of 8 and with tabs as one column: the two
+/// must order the lines the same way (TabError), and a dedent must return to the column of an
+/// enclosing block. ruff's lexer measures only once, and otherwise, so it lets some through.
+fn indentation_error(parsed: &Parsed<ModModule>, source: &str) -> Option<(TextSize, Indentation)> {
+    // With spaces alone, both measures agree with ruff's.
+    if !source.contains(['\t', '\x0c']) {
         return None;
     }
     let mut stack: Vec<(u32, u32)> = vec![(0, 0)];
@@ -226,22 +265,27 @@ fn inconsistent_tabs(parsed: &Parsed<ModModule>, source: &str) -> Option<TextSiz
                 _ => break,
             }
         }
+        let tabs = Some((token.start(), Indentation::InconsistentTabs));
         let &(top, top_alt) = stack.last()?;
         if col == top {
             if alt != top_alt {
-                return Some(token.start());
+                return tabs;
             }
         } else if col > top {
             if alt <= top_alt {
-                return Some(token.start());
+                return tabs;
             }
             stack.push((col, alt));
         } else {
             while stack.len() > 1 && stack.last().is_some_and(|&(c, _)| col < c) {
                 stack.pop();
             }
-            if stack.last().is_some_and(|&(c, a)| c == col && a != alt) {
-                return Some(token.start());
+            match stack.last() {
+                Some(&(c, _)) if c != col => {
+                    return Some((token.start(), Indentation::Unindent));
+                }
+                Some(&(_, a)) if a != alt => return tabs,
+                _ => {}
             }
         }
     }
@@ -266,13 +310,33 @@ fn max_expression_depth(target: TargetVersion) -> u32 {
     }
 }
 
+/// Where and why CPython's tokenizer or compiler refuses the module's layout.
+struct LayoutError {
+    range: TextRange,
+    message: String,
+    label: &'static str,
+    help: &'static str,
+}
+
+impl LayoutError {
+    fn nesting(range: TextRange, message: String) -> Self {
+        LayoutError {
+            range,
+            message,
+            label: "nested too deeply here",
+            help: "split the expression into several statements with intermediate variables",
+        }
+    }
+}
+
 /// The first place where the module's layout is beyond what CPython's tokenizer and compiler
-/// take (nesting too deep, tabs and spaces mixed ambiguously), with the message CPython gives.
-fn nesting_error(
+/// take (nesting too deep, indentation CPython measures otherwise than ruff), with the message
+/// CPython gives.
+fn layout_error(
     parsed: &Parsed<ModModule>,
     source: &str,
     target: TargetVersion,
-) -> Option<(TextRange, String)> {
+) -> Option<LayoutError> {
     let mut depth = 0u32;
     let mut indents = 0u32;
     for token in parsed.tokens().iter() {
@@ -280,14 +344,20 @@ fn nesting_error(
             TokenKind::Indent => {
                 indents += 1;
                 if indents > MAX_INDENT_DEPTH {
-                    return Some((token.range(), "too many levels of indentation".to_owned()));
+                    return Some(LayoutError::nesting(
+                        token.range(),
+                        "too many levels of indentation".to_owned(),
+                    ));
                 }
             }
             TokenKind::Dedent => indents = indents.saturating_sub(1),
             TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => {
                 depth += 1;
                 if depth > MAX_BRACKET_DEPTH {
-                    return Some((token.range(), "too many nested parentheses".to_owned()));
+                    return Some(LayoutError::nesting(
+                        token.range(),
+                        "too many nested parentheses".to_owned(),
+                    ));
                 }
             }
             TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => {
@@ -296,11 +366,24 @@ fn nesting_error(
             _ => {}
         }
     }
-    if let Some(offset) = inconsistent_tabs(parsed, source) {
-        return Some((
-            TextRange::empty(offset),
-            "inconsistent use of tabs and spaces in indentation".to_owned(),
-        ));
+    if let Some((offset, kind)) = indentation_error(parsed, source) {
+        let range = TextRange::empty(offset);
+        return Some(match kind {
+            Indentation::InconsistentTabs => LayoutError {
+                range,
+                message: "inconsistent use of tabs and spaces in indentation".to_owned(),
+                label: "this line's indentation is ambiguous",
+                help: "indent with spaces only (or tabs only): CPython refuses indentation \
+                       whose depth depends on how wide a tab is",
+            },
+            Indentation::Unindent => LayoutError {
+                range,
+                message: "unindent does not match any outer indentation level".to_owned(),
+                label: "no enclosing block starts at this column",
+                help: "indent with spaces only, to the column of the block this line belongs to \
+                       (CPython counts a tab as up to 8 columns)",
+            },
+        });
     }
     let limit = max_expression_depth(target);
     let mut finder = DepthFinder {
@@ -310,7 +393,7 @@ fn nesting_error(
     };
     finder.visit_body(&parsed.syntax().body);
     finder.found.map(|range| {
-        (
+        LayoutError::nesting(
             range,
             format!(
                 "expression nested more than {limit} levels deep: CPython {target} cannot compile it"

@@ -4,6 +4,8 @@ use std::path::{Path, PathBuf};
 
 use ruff_text_size::TextSize;
 
+use crate::python_codecs::PYTHON_CODEC_NAMES;
+
 /// One Python source file as kappac sees it: its display path and its text.
 #[derive(Debug, Clone)]
 pub struct SourceFile {
@@ -121,7 +123,9 @@ pub fn decode(bytes: &[u8]) -> (String, Option<DecodeError>) {
     }
     let encoding = declared.as_ref().map(|(name, _)| normalize_encoding(name));
     if let (true, Some((name, offset))) = (bom, &declared) {
-        if !matches!(encoding, Some(Some(Encoding::Utf8))) {
+        // After a BOM the tokenizer takes only a name it reads as `utf-8` itself (`utf8` and
+        // `u8`, UTF-8 to the codec registry, are "encoding problem: utf8 with BOM").
+        if !tokenizer_reads_as_utf8(name) {
             return (
                 String::from_utf8_lossy(bytes).into_owned(),
                 Some(DecodeError::BomWithOtherEncoding {
@@ -214,15 +218,22 @@ fn python_normal(name: &str) -> String {
     out
 }
 
-fn normalize_encoding(name: &str) -> Option<Encoding> {
+/// Whether `name` (lower-cased, `_` read as `-`) is `prefix` or starts with `prefix-`: how
+/// CPython's tokenizer recognizes UTF-8 and Latin-1 itself (`utf-8-foo` is UTF-8).
+fn tokenizer_prefixed(name: &str, prefix: &str) -> bool {
     let lower = name.to_ascii_lowercase().replace('_', "-");
-    // CPython's tokenizer reads these prefixes itself (`utf-8-foo` is UTF-8).
-    let prefixed = |prefix: &str| {
-        lower
-            .strip_prefix(prefix)
-            .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
-    };
-    if prefixed("utf-8") {
+    lower
+        .strip_prefix(prefix)
+        .is_some_and(|rest| rest.is_empty() || rest.starts_with('-'))
+}
+
+fn tokenizer_reads_as_utf8(name: &str) -> bool {
+    tokenizer_prefixed(name, "utf-8")
+}
+
+fn normalize_encoding(name: &str) -> Option<Encoding> {
+    let prefixed = |prefix: &str| tokenizer_prefixed(name, prefix);
+    if tokenizer_reads_as_utf8(name) {
         return Some(Encoding::Utf8);
     }
     if prefixed("latin-1") || prefixed("iso-8859-1") || prefixed("iso-latin-1") {
@@ -241,6 +252,8 @@ fn normalize_encoding(name: &str) -> Option<Encoding> {
         "mac_roman" | "macroman" | "macintosh" => Some(Encoding::Other(encoding_rs::MACINTOSH)),
         "cp932" | "ms932" | "mskanji" | "ms_kanji" => Some(Encoding::Other(encoding_rs::SHIFT_JIS)),
         "cp936" | "ms936" | "gb2312" => Some(Encoding::Other(encoding_rs::GBK)),
+        // The WHATWG standard knows labels Python does not (`koi8`): only Python's own.
+        _ if PYTHON_CODEC_NAMES.binary_search(&normal.as_str()).is_err() => None,
         _ => encoding_rs::Encoding::for_label(normal.replace('_', "-").as_bytes())
             .or_else(|| encoding_rs::Encoding::for_label(normal.as_bytes()))
             // UTF-16 and the like cannot hold Python source (the tokenizer reads ASCII).
@@ -333,6 +346,12 @@ mod tests {
                 encoding: "UTF-8".to_owned()
             })
         );
+    }
+
+    #[test]
+    fn python_codec_table_is_sorted_for_binary_search() {
+        assert!(PYTHON_CODEC_NAMES.windows(2).all(|w| w[0] < w[1]));
+        assert!(PYTHON_CODEC_NAMES.contains(&"koi8_r"));
     }
 
     #[test]

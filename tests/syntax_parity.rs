@@ -26,7 +26,8 @@ for path in sys.argv[1:]:
     try:
         compile(importlib.util.decode_source(open(path, "rb").read()), path, "exec")
         verdicts[path] = True
-    except (SyntaxError, UnicodeDecodeError, LookupError):
+    # (3.9 and 3.10 raise ValueError for a null byte.)
+    except (SyntaxError, UnicodeDecodeError, LookupError, ValueError):
         verdicts[path] = False
 print(json.dumps({"version": "%d.%d" % sys.version_info[:2], "verdicts": verdicts}))
 "#;

@@ -7,7 +7,7 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
-use super::ir::{loop_parts, Code, Handler, Jump, Node, NodeId};
+use super::ir::{loop_parts, nodes_leave_loop, Code, Handler, Jump, Node, NodeId};
 use super::liveness::{Live, Liveness};
 use crate::source::SourceFile;
 
@@ -551,9 +551,35 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 ..
             } => {
                 let at = self.origin(*origin);
+                // As for a plain `try`: a jump that becomes a tail call must leave the `try`
+                // first, or the rest of the loop would run under its handlers and before its
+                // `finally`.
+                let leave_first = match rewrite.moved_loop {
+                    LoopTarget::Segment(loop_id)
+                        if nodes_leave_loop(std::slice::from_ref(node)) =>
+                    {
+                        Some(loop_id)
+                    }
+                    _ => None,
+                };
+                let (depth, rewrite) = match leave_first {
+                    Some(_) => {
+                        self.out.line(depth, "_kappa_jump = None", at);
+                        self.out.line(depth, "for _kappa_once in (0,):", at);
+                        let jumps = Rewrite {
+                            moved_loop: LoopTarget::LeaveTry,
+                            ..rewrite
+                        };
+                        (depth + 1, jumps)
+                    }
+                    None => (depth, rewrite),
+                };
                 self.out.line(depth, "try:", at);
                 self.block(body, depth + 1, rewrite);
                 self.try_tail(handlers, orelse, finalbody, depth, rewrite, at);
+                if let Some(loop_id) = leave_first {
+                    self.dispatch_jump(loop_id, depth - 1, at);
+                }
             }
             Node::If {
                 test,
@@ -718,15 +744,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 false,
             );
             if let Some(loop_id) = loop_id {
-                let brk = self.names.tail_call('r', loop_id);
-                let cont = self.names.tail_call('n', loop_id);
-                self.out
-                    .line(depth + 1, &format!("if _kappa_jump == 'break': {brk}"), at);
-                self.out.line(
-                    depth + 1,
-                    &format!("if _kappa_jump == 'continue': {cont}"),
-                    at,
-                );
+                self.dispatch_jump(loop_id, depth + 1, at);
             }
             let tail = self.names.tail_call('r', try_id);
             self.out.line(depth + 1, &tail, at);
@@ -976,6 +994,11 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
         self.out.line(depth, "_kappa_jump = None", at);
         self.out.line(depth, "for _kappa_once in (0,):", at);
         self.out.verbatim(stmt.range(), depth + 1, &replacements);
+        self.dispatch_jump(loop_id, depth, at);
+    }
+
+    /// After a one-shot loop left by a jump (`LoopTarget::LeaveTry`): the jump's tail call.
+    fn dispatch_jump(&mut self, loop_id: NodeId, depth: usize, at: TextSize) {
         let brk = self.names.tail_call('r', loop_id);
         let cont = self.names.tail_call('n', loop_id);
         self.out
@@ -1311,14 +1334,15 @@ impl<'a> Visitor<'a> for JumpFinder {
                 self.cleanup_depth -= 1;
                 self.visit_body(&t.finalbody);
             }
-            // The rest of the function must not run under this `try`'s handlers.
+            // The rest of the function must not run under this `try`'s handlers, nor inside
+            // a handler (an exception it raised would be chained to the handled one).
             Stmt::Try(t) if !t.handlers.is_empty() => {
                 self.cleanup_depth += 1;
                 self.visit_body(&t.body);
-                self.cleanup_depth -= 1;
                 for handler in &t.handlers {
                     self.visit_except_handler(handler);
                 }
+                self.cleanup_depth -= 1;
                 self.visit_body(&t.orelse);
             }
             Stmt::With(w) => {

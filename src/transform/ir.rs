@@ -2,6 +2,7 @@
 //! points become nodes; everything else stays a reference to the user's statement (copied
 //! verbatim when emitted).
 
+use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, Stmt};
 use ruff_text_size::TextRange;
 
@@ -14,6 +15,38 @@ pub fn loop_parts(stmt: &Stmt) -> Option<(Vec<&Expr>, &[Stmt], &[Stmt])> {
         Stmt::While(w) => Some((vec![&*w.test], &w.body, &w.orelse)),
         _ => None,
     }
+}
+
+/// Whether a statement holds a `break` or `continue` that leaves it (one not inside a loop
+/// of its own or a nested function).
+pub fn leaves_loop(stmt: &Stmt) -> bool {
+    struct Finder {
+        depth: u32,
+        found: bool,
+    }
+    impl<'a> Visitor<'a> for Finder {
+        fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            if let Some((_, body, orelse)) = loop_parts(stmt) {
+                self.depth += 1;
+                self.visit_body(body);
+                self.depth -= 1;
+                self.visit_body(orelse);
+                return;
+            }
+            match stmt {
+                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+                Stmt::Break(_) | Stmt::Continue(_) if self.depth == 0 => self.found = true,
+                _ => visitor::walk_stmt(self, stmt),
+            }
+        }
+        fn visit_expr(&mut self, _expr: &'a Expr) {}
+    }
+    let mut finder = Finder {
+        depth: 0,
+        found: false,
+    };
+    finder.visit_stmt(stmt);
+    finder.found
 }
 
 /// An expression or statement as Python text, with the names it reads and writes.
@@ -119,4 +152,29 @@ impl Node<'_> {
             Node::Plain(_) | Node::Line { .. } | Node::Jump { .. } => None,
         }
     }
+}
+
+/// Whether `nodes` hold a `break` or `continue` that leaves them: one that is not inside a
+/// loop of their own.
+pub fn nodes_leave_loop(nodes: &[Node<'_>]) -> bool {
+    nodes.iter().any(|node| match node {
+        Node::Plain(stmt) => leaves_loop(stmt),
+        Node::Jump { .. } => true,
+        Node::Line { .. } | Node::Pause { .. } => false,
+        Node::If { body, orelse, .. } => nodes_leave_loop(body) || nodes_leave_loop(orelse),
+        // A loop's own jumps are in its body; those in its `else` leave.
+        Node::While { orelse, .. } | Node::For { orelse, .. } => nodes_leave_loop(orelse),
+        Node::Try {
+            body,
+            handlers,
+            orelse,
+            finalbody,
+            ..
+        } => {
+            nodes_leave_loop(body)
+                || handlers.iter().any(|h| nodes_leave_loop(&h.body))
+                || nodes_leave_loop(orelse)
+                || nodes_leave_loop(finalbody)
+        }
+    })
 }

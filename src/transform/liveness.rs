@@ -79,7 +79,7 @@ impl Analysis<'_> {
                 let unwinding = self.block(finalbody, Live::new(), targets);
                 let after_body = self.block(orelse, after_finally.clone(), targets);
                 // An exception anywhere in the body goes to a handler.
-                let mut exceptional = unwinding;
+                let mut exceptional = unwinding.clone();
                 for handler in handlers {
                     let mut live = self.block(&handler.body, after_finally.clone(), targets);
                     if let Some(name) = &handler.name {
@@ -94,6 +94,19 @@ impl Analysis<'_> {
                         }
                     }
                     exceptional.extend(live);
+                }
+                // Whatever leaves a handler or the `else` block other than by falling through
+                // (an exception, `return`, `raise`, `break`, `continue`) runs the `finally`
+                // first: what it reads is live at every pause point there.
+                let mut ids = Vec::new();
+                pause_ids(orelse, &mut ids);
+                for handler in handlers {
+                    pause_ids(&handler.body, &mut ids);
+                }
+                for pause in ids {
+                    if let Some(set) = self.result.at_pause.get_mut(&pause) {
+                        set.extend(unwinding.iter().cloned());
+                    }
                 }
                 let mut live = self.block(body, after_body, targets);
                 let mut ids = Vec::new();
@@ -359,6 +372,12 @@ impl<'a> Visitor<'a> for Names {
                     // `break`/`continue` in the `else` block leave the loop around this one.
                     self.visit_body(orelse);
                 }
+            }
+            // A nested function's `nonlocal x` needs `x` bound in this function when the
+            // function is defined (or the module does not compile): a read.
+            Stmt::Nonlocal(nonlocal) => {
+                self.loads
+                    .extend(nonlocal.names.iter().map(|name| name.id.to_string()));
             }
             Stmt::Break(_) | Stmt::Continue(_) => {
                 if self.loop_depth == 0 {

@@ -8,7 +8,7 @@ use ruff_python_ast::{self as ast, BoolOp, Expr, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::FxHashSet;
 
-use super::ir::{loop_parts, Code, Jump, Node, NodeId};
+use super::ir::{leaves_loop, Code, Jump, Node, NodeId};
 use crate::analyze::names::in_expr as name_uses;
 
 /// A statement kind or position kappac cannot yet compile with a pause point inside.
@@ -1777,36 +1777,6 @@ fn holds_jump(stmt: &Stmt) -> bool {
     let mut finder = Finder(false);
     finder.visit_stmt(stmt);
     finder.0
-}
-
-fn leaves_loop(stmt: &Stmt) -> bool {
-    struct Finder {
-        depth: u32,
-        found: bool,
-    }
-    impl<'a> Visitor<'a> for Finder {
-        fn visit_stmt(&mut self, stmt: &'a Stmt) {
-            if let Some((_, body, orelse)) = loop_parts(stmt) {
-                self.depth += 1;
-                self.visit_body(body);
-                self.depth -= 1;
-                self.visit_body(orelse);
-                return;
-            }
-            match stmt {
-                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
-                Stmt::Break(_) | Stmt::Continue(_) if self.depth == 0 => self.found = true,
-                _ => visitor::walk_stmt(self, stmt),
-            }
-        }
-        fn visit_expr(&mut self, _expr: &'a Expr) {}
-    }
-    let mut finder = Finder {
-        depth: 0,
-        found: false,
-    };
-    finder.visit_stmt(stmt);
-    finder.found
 }
 
 enum ComprehensionKind<'e> {
