@@ -12,6 +12,7 @@ use crate::diagnostics::{self, Diagnostic, Label};
 use crate::parse::{self, TargetVersion};
 use crate::render::FileReport;
 use crate::source::SourceFile;
+use crate::transform::Transformed;
 
 #[derive(Debug, Clone, Copy, Default)]
 pub struct CheckOptions {
@@ -100,16 +101,42 @@ pub fn check_file(
     as_handler: bool,
     options: CheckOptions,
 ) -> Result<FileReport, PathError> {
+    let role = if as_handler {
+        Role::Handler
+    } else {
+        Role::Helper
+    };
+    read_and_check(path, role, options).map(|(report, _)| report)
+}
+
+/// What is done with a file of an app.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Helper,
+    Handler,
+    /// The handler, also transformed when it has no error (`build`): one parse for both.
+    CompiledHandler,
+}
+
+fn read_and_check(
+    path: &Path,
+    role: Role,
+    options: CheckOptions,
+) -> Result<(FileReport, Option<Transformed>), PathError> {
     let (file, decode_error) = SourceFile::read(path).map_err(|error| PathError {
         path: path.to_owned(),
         message: format!("cannot read `{}`: {error}", path.display()),
     })?;
-    let diagnostics = match &decode_error {
-        Some(error) => vec![parse::decode_diagnostic(&file, error)],
-        None if as_handler => check_handler_source(&file, options),
-        None => check_helper_source(&file, options),
+    let (diagnostics, transformed) = match (&decode_error, role) {
+        (Some(error), _) => (vec![parse::decode_diagnostic(&file, error)], None),
+        (None, Role::Helper) => (check_helper_source(&file, options), None),
+        (None, Role::Handler) => (check_handler_source(&file, options), None),
+        (None, Role::CompiledHandler) => {
+            let compilation = crate::transform::compile(&file, options);
+            (compilation.diagnostics, compilation.transformed)
+        }
     };
-    Ok(FileReport { file, diagnostics })
+    Ok((FileReport { file, diagnostics }, transformed))
 }
 
 /// Directories under an app that never hold the app's own modules.
@@ -123,21 +150,42 @@ fn is_skipped_dir(name: &str) -> bool {
 
 /// Checks one command-line path: an app directory or a `.py` file.
 pub fn check_path(path: &Path, options: CheckOptions) -> (Vec<FileReport>, Vec<PathError>) {
-    let mut reports = Vec::new();
-    let mut errors = Vec::new();
+    let checked = check_app(path, options, false);
+    (checked.reports, checked.errors)
+}
+
+/// An app (or file) checked, and its handler transformed if asked for and possible.
+pub struct AppCheck {
+    /// One report per file read; for a directory, handler.py's comes first.
+    pub reports: Vec<FileReport>,
+    pub errors: Vec<PathError>,
+    /// handler.py transformed (with `compile`, when it has no error).
+    pub transformed: Option<Transformed>,
+}
+
+/// Checks an app directory or a `.py` file; with `compile`, the handler goes through the whole
+/// pipeline in the same pass (`build` parses and analyzes it once).
+pub fn check_app(path: &Path, options: CheckOptions, compile: bool) -> AppCheck {
+    let handler_role = if compile {
+        Role::CompiledHandler
+    } else {
+        Role::Handler
+    };
+    let mut app = AppCheck {
+        reports: Vec::new(),
+        errors: Vec::new(),
+        transformed: None,
+    };
     if path.is_dir() {
         let handler = path.join("handler.py");
         if !handler.is_file() {
-            errors.push(PathError {
+            app.errors.push(PathError {
                 path: path.to_owned(),
                 message: format!("`{}` is not an app: it has no handler.py", path.display()),
             });
-            return (reports, errors);
+            return app;
         }
-        match check_file(&handler, true, options) {
-            Ok(report) => reports.push(report),
-            Err(error) => errors.push(error),
-        }
+        app.add(read_and_check(&handler, handler_role, options));
         let mut helpers: Vec<PathBuf> = WalkDir::new(path)
             .follow_links(false)
             .into_iter()
@@ -156,21 +204,29 @@ pub fn check_path(path: &Path, options: CheckOptions) -> (Vec<FileReport>, Vec<P
             .collect();
         helpers.sort();
         for helper in helpers {
-            match check_file(&helper, false, options) {
-                Ok(report) => reports.push(report),
-                Err(error) => errors.push(error),
-            }
+            app.add(read_and_check(&helper, Role::Helper, options));
         }
     } else if path.is_file() {
-        match check_file(path, true, options) {
-            Ok(report) => reports.push(report),
-            Err(error) => errors.push(error),
-        }
+        app.add(read_and_check(path, handler_role, options));
     } else {
-        errors.push(PathError {
+        app.errors.push(PathError {
             path: path.to_owned(),
             message: format!("`{}`: no such file or directory", path.display()),
         });
     }
-    (reports, errors)
+    app
+}
+
+impl AppCheck {
+    fn add(&mut self, result: Result<(FileReport, Option<Transformed>), PathError>) {
+        match result {
+            Ok((report, transformed)) => {
+                self.reports.push(report);
+                if transformed.is_some() {
+                    self.transformed = transformed;
+                }
+            }
+            Err(error) => self.errors.push(error),
+        }
+    }
 }

@@ -280,6 +280,10 @@ fn build(
     let out = out.unwrap_or_else(|| kappac::build::default_output(app));
     match kappac::build::build(app, &out, CheckOptions { target }, zip) {
         Ok(bundle) => {
+            if !bundle.warnings.is_empty() {
+                let mut stderr = StandardStream::stderr(stderr_color());
+                let _ = render::human(&bundle.warnings, &mut stderr);
+            }
             if explain_checkpoints {
                 print_checkpoint_contents(&bundle.resume_points);
             }

@@ -134,6 +134,28 @@ fn apps_with_errors_are_not_built() {
 }
 
 #[test]
+fn apps_with_warnings_are_built_and_the_warnings_shown() {
+    let dir = temp_dir("warnings");
+    let app = dir.join("app");
+    // A call kappac cannot follow (K042), in handler.py, and a coordinator call in a helper
+    // module (K050): both warnings.
+    write(&app.join("handler.py"), "import rt\nfrom helper import later\n\nclass Worker:\n    def step(self, x):\n        rt.checkpoint()\n        return x\n\ndef handler(event, context):\n    return getattr(Worker(), event['method'])(1)\n");
+    write(
+        &app.join("helper.py"),
+        "import rt\n\ndef later():\n    rt.checkpoint()\n",
+    );
+    let out = dir.join("out");
+    let result = kappac(&["build", &s(&app), "-o", &s(&out)]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert_eq!(result.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning[K042]"), "{stderr}");
+    assert!(stderr.contains("warning[K050]"), "{stderr}");
+    assert!(stderr.contains("built `"), "{stderr}");
+    assert!(out.join("handler.py").is_file());
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
 fn an_existing_directory_that_is_not_a_bundle_is_never_replaced() {
     let dir = temp_dir("clobber");
     let app = dir.join("app");

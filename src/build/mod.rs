@@ -13,11 +13,10 @@ use serde::Serialize;
 use sha2::{Digest, Sha256};
 use walkdir::WalkDir;
 
-use crate::check::{check_path, CheckOptions};
+use crate::check::{check_app, CheckOptions};
 use crate::diagnostics::Severity;
 use crate::render::FileReport;
-use crate::source::SourceFile;
-use crate::transform::{compile_handler, emit::ResumePoint};
+use crate::transform::emit::ResumePoint;
 
 /// The runtime package, embedded in the binary.
 pub const RUNTIME_FILES: &[(&str, &str)] = &[
@@ -84,6 +83,8 @@ pub struct Bundle {
     pub files: usize,
     /// Each pause point: where it is and which variables its checkpoints carry.
     pub resume_points: Vec<ResumePoint>,
+    /// The files that have warnings (a bundle is built despite them), with their warnings.
+    pub warnings: Vec<FileReport>,
 }
 
 #[derive(Serialize)]
@@ -146,28 +147,27 @@ pub fn build(
             app.display()
         )));
     }
-    let (reports, path_errors) = check_path(app, options);
-    if let Some(error) = path_errors.first() {
+    // handler.py is parsed, analyzed and transformed once, in the same pass as the check.
+    let checked = check_app(app, options, true);
+    if let Some(error) = checked.errors.first() {
         return Err(BuildError::Io(error.message.clone()));
     }
-    if reports
+    let has_errors = checked
+        .reports
         .iter()
         .flat_map(|r| &r.diagnostics)
-        .any(|d| d.severity() == Severity::Error)
-    {
-        return Err(BuildError::Diagnostics(reports));
-    }
-    let (file, _) = SourceFile::read(&handler_path)
-        .map_err(|e| BuildError::Io(format!("cannot read `{}`: {e}", handler_path.display())))?;
-    let transformed = match compile_handler(&file, options) {
-        Ok(transformed) => transformed,
-        Err(diagnostics) => {
-            return Err(BuildError::Diagnostics(vec![FileReport {
-                file,
-                diagnostics,
-            }]))
-        }
+        .any(|d| d.severity() == Severity::Error);
+    let (Some(transformed), Some(handler_report), false) =
+        (checked.transformed, checked.reports.first(), has_errors)
+    else {
+        return Err(BuildError::Diagnostics(checked.reports));
     };
+    let file = handler_report.file.clone();
+    let warnings: Vec<FileReport> = checked
+        .reports
+        .into_iter()
+        .filter(|report| !report.diagnostics.is_empty())
+        .collect();
 
     let mut entries: Vec<(String, Vec<u8>)> = Vec::new();
     entries.push(("handler.py".to_owned(), transformed.text.into_bytes()));
@@ -239,6 +239,7 @@ pub fn build(
         zip: zip_path,
         files: entries.len(),
         resume_points: transformed.resume_points,
+        warnings,
     })
 }
 

@@ -614,17 +614,52 @@ fn pause_calls(analysis: &Analysis<'_>) -> FxHashSet<(TextSize, TextSize)> {
         .collect()
 }
 
-/// The whole pipeline for one handler: parse, analyze, refuse on errors, transform.
+/// One handler through the whole pipeline, parsed and analyzed once: every diagnostic `check`
+/// reports for it (warnings too, sorted), and the transformed module when none is an error.
+pub struct Compilation {
+    pub diagnostics: Vec<Diagnostic>,
+    pub transformed: Option<Transformed>,
+}
+
+/// Parse, analyze, diagnose, and transform unless there is an error.
+pub fn compile(file: &SourceFile, options: crate::check::CheckOptions) -> Compilation {
+    let parsed = crate::parse::parse(file, options.target);
+    let analysis = Analysis::new(parsed.module());
+    let mut diagnostics = crate::check::handler_diagnostics(file, &parsed, &analysis);
+    if diagnostics
+        .iter()
+        .any(|d| d.severity() == crate::diagnostics::Severity::Error)
+    {
+        return Compilation {
+            diagnostics,
+            transformed: None,
+        };
+    }
+    match transform(file, &parsed.parsed, &analysis) {
+        Ok(transformed) => Compilation {
+            diagnostics,
+            transformed: Some(transformed),
+        },
+        Err(errors) => {
+            diagnostics.extend(errors);
+            crate::diagnostics::sort(&mut diagnostics);
+            Compilation {
+                diagnostics,
+                transformed: None,
+            }
+        }
+    }
+}
+
+/// [`compile`], for callers that want only the module or the errors that prevent it.
 pub fn compile_handler(
     file: &SourceFile,
     options: crate::check::CheckOptions,
 ) -> Result<Transformed, Vec<Diagnostic>> {
-    let parsed = crate::parse::parse(file, options.target);
-    let analysis = Analysis::new(parsed.module());
-    let mut diagnostics = crate::check::handler_diagnostics(file, &parsed, &analysis);
-    diagnostics.retain(|d| d.severity() == crate::diagnostics::Severity::Error);
-    if !diagnostics.is_empty() {
-        return Err(diagnostics);
-    }
-    transform(file, &parsed.parsed, &analysis)
+    let compilation = compile(file, options);
+    compilation.transformed.ok_or_else(|| {
+        let mut errors = compilation.diagnostics;
+        errors.retain(|d| d.severity() == crate::diagnostics::Severity::Error);
+        errors
+    })
 }
