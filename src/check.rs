@@ -12,6 +12,7 @@ use crate::diagnostics::{self, Diagnostic, Label};
 use crate::parse::{self, TargetVersion};
 use crate::render::FileReport;
 use crate::source::SourceFile;
+use crate::suppression::Suppressions;
 use crate::transform::Transformed;
 
 #[derive(Debug, Clone, Copy, Default)]
@@ -52,6 +53,7 @@ pub fn handler_diagnostics(
         parsed.module(),
         analysis,
     ));
+    Suppressions::of(file, parsed.parsed.tokens()).apply(file, &mut diagnostics);
     diagnostics::sort(&mut diagnostics);
     diagnostics
 }
@@ -91,6 +93,7 @@ pub fn check_helper_source(file: &SourceFile, options: CheckOptions) -> Vec<Diag
             .with_help("move the function that makes this call into handler.py")
         })
         .collect();
+    Suppressions::of(file, parsed.parsed.tokens()).apply(file, &mut diagnostics);
     diagnostics::sort(&mut diagnostics);
     diagnostics
 }

@@ -14,4 +14,5 @@ pub mod parse;
 mod python_codecs;
 pub mod render;
 pub mod source;
+pub mod suppression;
 pub mod transform;

@@ -60,6 +60,14 @@ Examples:
         /// Exit with status 1 when there are warnings, too
         #[arg(long)]
         deny_warnings: bool,
+        /// Report only these warnings (codes or names, comma-separated); errors are always
+        /// reported
+        #[arg(long, value_delimiter = ',', value_name = "CODES")]
+        select: Vec<String>,
+        /// Do not report these warnings (an error cannot be ignored: kappac cannot compile
+        /// the code it reports)
+        #[arg(long, value_delimiter = ',', value_name = "CODES")]
+        ignore: Vec<String>,
     },
     /// Print the transformed handler.py (continuation-passing Python) to stdout
     #[command(after_help = "\
@@ -127,6 +135,9 @@ Examples:
         /// List every code with its summary
         #[arg(long, conflicts_with = "code")]
         list: bool,
+        /// Output format of `--list`
+        #[arg(long, value_enum, default_value_t = ListFormat::Text, requires = "list")]
+        format: ListFormat,
     },
 }
 
@@ -158,8 +169,16 @@ fn command(cli: Cli) -> ExitCode {
             format,
             target_version,
             deny_warnings,
-        } => check(&paths, format, target_version, deny_warnings),
-        Command::Explain { code, list } => explain(code.as_deref(), list),
+            select,
+            ignore,
+        } => match Selection::new(&select, &ignore) {
+            Ok(selection) => check(&paths, format, target_version, deny_warnings, &selection),
+            Err(message) => {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
+            }
+        },
+        Command::Explain { code, list, format } => explain(code.as_deref(), list, format),
         Command::Emit {
             path,
             target_version,
@@ -175,11 +194,51 @@ fn command(cli: Cli) -> ExitCode {
     }
 }
 
+/// Which warnings `check` reports (`--select`, `--ignore`); errors always are.
+struct Selection {
+    select: Vec<Code>,
+    ignore: Vec<Code>,
+}
+
+impl Selection {
+    fn new(select: &[String], ignore: &[String]) -> Result<Selection, String> {
+        let codes = |names: &[String], option: &str| -> Result<Vec<Code>, String> {
+            names
+                .iter()
+                .map(|name| {
+                    let code = Code::parse(name.trim()).ok_or_else(|| {
+                        format!("{option}: unknown diagnostic code `{name}`; `kappac explain --list` lists them all")
+                    })?;
+                    if code.severity() == Severity::Error {
+                        return Err(format!(
+                            "{option}: {} is an error (code kappac cannot compile), which cannot be \
+                             selected or ignored; only warnings can",
+                            code.as_str()
+                        ));
+                    }
+                    Ok(code)
+                })
+                .collect()
+        };
+        Ok(Selection {
+            select: codes(select, "--select")?,
+            ignore: codes(ignore, "--ignore")?,
+        })
+    }
+
+    fn reports(&self, diagnostic: &kappac::diagnostics::Diagnostic) -> bool {
+        diagnostic.severity() == Severity::Error
+            || ((self.select.is_empty() || self.select.contains(&diagnostic.code))
+                && !self.ignore.contains(&diagnostic.code))
+    }
+}
+
 fn check(
     paths: &[PathBuf],
     format: Format,
     target: TargetVersion,
     deny_warnings: bool,
+    selection: &Selection,
 ) -> ExitCode {
     let options = CheckOptions { target };
     let mut reports: Vec<FileReport> = Vec::new();
@@ -188,6 +247,9 @@ fn check(
         let (found, errors) = check_path(path, options);
         reports.extend(found);
         path_errors.extend(errors);
+    }
+    for report in &mut reports {
+        report.diagnostics.retain(|d| selection.reports(d));
     }
     // A path that cannot be checked is a diagnostic like any other (ruff's E902): reported in
     // every format, counted in the summary, and an error for the exit status.
@@ -223,6 +285,9 @@ fn check(
                         .map_err(|e| e.to_string())
                 })
         }
+        Format::Concise => write!(std::io::stdout(), "{}", render::concise(&reports))
+            .and_then(|()| writeln!(std::io::stdout(), "{}", summary(checked, errors, warnings)))
+            .map_err(|e| e.to_string()),
         Format::Json => {
             writeln!(std::io::stdout(), "{}", render::json(&reports)).map_err(|e| e.to_string())
         }
@@ -578,7 +643,35 @@ fn summary(files: usize, errors: usize, warnings: usize) -> String {
     }
 }
 
-fn explain(code: Option<&str>, list: bool) -> ExitCode {
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum ListFormat {
+    /// one line per code
+    Text,
+    /// a JSON array: code, name, severity, retired_in, summary, doc
+    Json,
+}
+
+fn explain(code: Option<&str>, list: bool, format: ListFormat) -> ExitCode {
+    if list && format == ListFormat::Json {
+        let codes: Vec<serde_json::Value> = Code::ALL
+            .iter()
+            .map(|code| {
+                serde_json::json!({
+                    "code": code.as_str(),
+                    "name": code.name(),
+                    "severity": code.severity().as_str(),
+                    "retired_in": code.retired_in(),
+                    "summary": code.summary(),
+                    "doc": format!("docs/diagnostics/{}.md", code.as_str()),
+                })
+            })
+            .collect();
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&codes).unwrap_or_else(|_| "[]".to_owned())
+        );
+        return ExitCode::SUCCESS;
+    }
     if list {
         for code in Code::ALL {
             let status = match code.retired_in() {

@@ -21,6 +21,8 @@ pub struct FileReport {
 pub enum Format {
     /// rustc-style messages with source excerpts
     Human,
+    /// one line per diagnostic: `file:line:column: code [severity] message`
+    Concise,
     /// a JSON array, one object per diagnostic
     Json,
     /// GitHub Actions workflow commands (`::error file=…::`)
@@ -96,6 +98,8 @@ struct JsonDiagnostic<'a> {
     labels: Vec<JsonLabel<'a>>,
     notes: &'a [String],
     help: Option<&'a str>,
+    /// The code's documentation, relative to the repository (`kappac explain CODE` prints it).
+    doc: String,
 }
 
 fn position(file: &SourceFile, offset: ruff_text_size::TextSize) -> JsonPosition {
@@ -136,11 +140,33 @@ pub fn json(reports: &[FileReport]) -> String {
                 labels,
                 notes: &d.notes,
                 help: d.help.as_deref(),
+                doc: format!("docs/diagnostics/{}.md", d.code.as_str()),
             });
         }
     }
     // Serializing plain data to a string cannot fail.
     serde_json::to_string_pretty(&all).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// Concise output: one line per diagnostic (ruff's `--output-format concise`).
+pub fn concise(reports: &[FileReport]) -> String {
+    let mut out = String::new();
+    for report in reports {
+        let file = &report.file;
+        for d in &report.diagnostics {
+            let start = position(file, d.primary.range.start());
+            out.push_str(&format!(
+                "{}:{}:{}: {} [{}] {}\n",
+                file.display_path(),
+                start.line,
+                start.column,
+                d.code.as_str(),
+                d.severity().as_str(),
+                d.message.replace('\n', " ")
+            ));
+        }
+    }
+    out
 }
 
 /// GitHub Actions output: one `::error` / `::warning` workflow command per diagnostic.

@@ -182,17 +182,89 @@ fn an_existing_directory_that_is_not_a_bundle_is_never_replaced() {
 }
 
 #[test]
-fn an_app_folder_named_rt_is_refused() {
-    let dir = temp_dir("shadow");
+fn app_files_named_like_kappacs_own_are_refused() {
+    for name in [
+        "rt/__init__.py",
+        "kappa_coordinator/x.py",
+        "kappa-source/notes.txt",
+        "__main__.py",
+        "kappa-manifest.json",
+    ] {
+        let dir = temp_dir("shadow");
+        let app = dir.join("app");
+        write(
+            &app.join("handler.py"),
+            "def handler(event, context):\n    return 1\n",
+        );
+        write(&app.join(name), "\n");
+        let out = dir.join("out");
+        let result = kappac(&["build", &s(&app), "-o", &s(&out)]);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert_eq!(result.status.code(), Some(2), "{name}: {stderr}");
+        assert!(
+            stderr.contains("a name the bundle uses for kappac's own files"),
+            "{name}: {stderr}"
+        );
+        assert!(!out.exists(), "{name}: nothing may be written");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
+
+/// `python3 BUNDLE`, from another directory, on the bundle directory and on its zip.
+#[test]
+fn bundles_run_with_python_from_anywhere_directory_or_zip() {
+    let dir = temp_dir("python-bundle");
     let app = dir.join("app");
-    write(
-        &app.join("handler.py"),
-        "def handler(event, context):\n    return 1\n",
+    write(&app.join("handler.py"), "import rt\nfrom helper import triple\n\ndef handler(event, context):\n    rt.checkpoint()\n    return triple(event['n'])\n");
+    write(&app.join("helper.py"), "def triple(x):\n    return 3 * x\n");
+    let out = dir.join("out");
+    let built = kappac(&["build", &s(&app), "-o", &s(&out), "--zip"]);
+    assert_eq!(built.status.code(), Some(0), "{built:?}");
+    let elsewhere = dir.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).expect("dir");
+    for bundle in [out.clone(), dir.join("out.zip")] {
+        let run = std::process::Command::new("python3")
+            .arg(&bundle)
+            .args(["--event", r#"{"n": 14}"#, "--workers", "1"])
+            .current_dir(&elsewhere)
+            .output()
+            .expect("python3 runs");
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert_eq!(run.status.code(), Some(0), "{}: {stderr}", bundle.display());
+        assert_eq!(
+            String::from_utf8_lossy(&run.stdout).trim(),
+            "42",
+            "{stderr}"
+        );
+        assert!(stderr.contains("run finished"), "{stderr}");
+    }
+    // Nothing unpacked is left behind, and a zip that is not as its manifest says is refused.
+    let tampered = dir.join("tampered.zip");
+    let copied = std::process::Command::new("python3")
+        .args([
+            "-c",
+            "import sys, zipfile\n\
+             src, dst = zipfile.ZipFile(sys.argv[1]), zipfile.ZipFile(sys.argv[2], 'w')\n\
+             for info in src.infolist():\n    \
+                 dst.writestr(info, src.read(info).replace(b'3 * x', b'4 * x'))\n\
+             dst.close()",
+        ])
+        .arg(dir.join("out.zip"))
+        .arg(&tampered)
+        .status()
+        .expect("python3 runs");
+    assert!(copied.success());
+    let run = std::process::Command::new("python3")
+        .arg(&tampered)
+        .current_dir(&elsewhere)
+        .output()
+        .expect("python3 runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_ne!(run.status.code(), Some(0), "{stderr}");
+    assert!(
+        stderr.contains("is not a bundle written by kappac build"),
+        "{stderr}"
     );
-    write(&app.join("rt/__init__.py"), "\n");
-    let result = kappac(&["build", &s(&app), "-o", &s(&dir.join("out"))]);
-    assert_eq!(result.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&result.stderr).contains("shadow the runtime"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 

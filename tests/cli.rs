@@ -381,3 +381,79 @@ fn run_usage_errors_say_what_is_wrong() {
         assert!(!text.contains("tip: to pass"), "{text}");
     }
 }
+
+/// Suppression comments and selection, with ruff's conventions; errors are never suppressed.
+#[test]
+fn noqa_comments_select_and_ignore() {
+    let file = "tests/fixtures/cli/suppressed.py";
+    // Four K042 warnings; the comments suppress three of them (`# noqa: K050` names another).
+    let output = kappac(&["check", file, "--format", "concise"]);
+    let text = stdout(&output);
+    assert_eq!(output.status.code(), Some(0), "{text}");
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(
+        lines[0].starts_with(&format!("{file}:12:9: K042 [warning] ")),
+        "{text}"
+    );
+    assert_eq!(lines[1], "Found 0 errors and 1 warning in 1 file checked.");
+    let ignored = kappac(&["check", file, "--ignore", "K042", "--deny-warnings"]);
+    assert_eq!(ignored.status.code(), Some(0), "{}", stdout(&ignored));
+    let by_name = kappac(&[
+        "check",
+        file,
+        "--ignore",
+        "unfollowed-call",
+        "--deny-warnings",
+    ]);
+    assert_eq!(by_name.status.code(), Some(0), "{}", stdout(&by_name));
+    let other = kappac(&["check", file, "--select", "K050,K039", "--deny-warnings"]);
+    assert_eq!(other.status.code(), Some(0), "{}", stdout(&other));
+    let selected = kappac(&["check", file, "--select", "K042", "--deny-warnings"]);
+    assert_eq!(selected.status.code(), Some(1), "{}", stdout(&selected));
+    // An error cannot be ignored; an unknown code is a usage error.
+    for (option, code, says) in [
+        ("--ignore", "K001", "is an error"),
+        ("--select", "K037", "is an error"),
+        ("--ignore", "K999", "unknown diagnostic code"),
+    ] {
+        let refused = kappac(&["check", file, option, code]);
+        assert_eq!(refused.status.code(), Some(2));
+        assert!(stderr(&refused).contains(says), "{}", stderr(&refused));
+    }
+    // A comment naming an error's code leaves the error in place.
+    let dir = std::env::temp_dir().join(format!("kappac-noqa-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let handler = dir.join("handler.py");
+    std::fs::write(
+        &handler,
+        "import rt\n\ndef handler(event, context):\n    g = (rt.checkpoint() for _ in range(2))  # noqa\n    return list(g)  # noqa: K033\n",
+    )
+    .expect("write");
+    let with_error = kappac(&["check", &handler.to_string_lossy()]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(with_error.status.code(), Some(1), "{}", stdout(&with_error));
+    assert!(stdout(&with_error).contains("error[K033]"));
+}
+
+#[test]
+fn explain_lists_codes_as_json() {
+    let output = kappac(&["explain", "--list", "--format", "json"]);
+    assert!(output.status.success());
+    let codes: serde_json::Value = serde_json::from_str(&stdout(&output)).expect("JSON");
+    let codes = codes.as_array().expect("an array");
+    assert_eq!(
+        codes.len(),
+        stdout(&kappac(&["explain", "--list"])).lines().count()
+    );
+    let k042 = codes
+        .iter()
+        .find(|c| c["code"] == "K042")
+        .expect("K042 listed");
+    assert_eq!(k042["name"], "unfollowed-call");
+    assert_eq!(k042["severity"], "warning");
+    assert_eq!(k042["doc"], "docs/diagnostics/K042.md");
+    assert!(Path::new(k042["doc"].as_str().unwrap_or_default()).is_file());
+    let k030 = codes.iter().find(|c| c["code"] == "K030").expect("K030");
+    assert!(k030["retired_in"].is_string(), "{k030}");
+}

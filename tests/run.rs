@@ -445,3 +445,138 @@ fn calls_made_again_after_a_restart_are_not_applied_twice() {
     assert!(stderr.contains("51 tasks (50 spawned)"), "{stderr}");
     assert!(stderr.contains("1 restarts"), "{stderr}");
 }
+
+/// An app module named like a standard-library module the runtime imported before the app
+/// (`json.py`) would silently not be used under kappac, where plain Python uses it: the run
+/// fails at once, naming the file.
+#[test]
+fn an_app_module_the_runtime_would_shadow_fails_the_run() {
+    let dir = std::env::temp_dir().join(format!("kappac-shadowed-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("handler.py"),
+        "import json\n\ndef handler(event, context):\n    return json.dumps(1)\n",
+    )
+    .expect("write");
+    std::fs::write(dir.join("json.py"), "def dumps(x):\n    return 'mine'\n").expect("write");
+    let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .arg("run")
+        .arg(&dir)
+        .output()
+        .expect("kappac runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(output.stdout.is_empty(), "no result: {stderr}");
+    assert!(
+        stderr.contains("the app's json.py has the name of a standard-library module"),
+        "{stderr}"
+    );
+}
+
+/// Chaos decides each kill from the seed and (task, call, kills so far), and kills one task at
+/// most three times before its next checkpoint: at `kill=1.0` (half the calls killed before
+/// they are stored, half after) the run still finishes with the right result, on any machine
+/// (before, timing-driven kills could exhaust the restart bound and fail a correct program).
+#[test]
+fn chaos_alone_never_fails_a_program() {
+    let source = "import rt\n\ndef child(x):\n    rt.checkpoint()\n    return x * 2\n\ndef handler(event, context):\n    total = 0\n    for i in range(3):\n        rt.checkpoint()\n        total += rt.spawn(child, (i,)).wait()\n    return total\n";
+    for seed in ["1", "2"] {
+        let spec = format!("kill=1.0,seed={seed}");
+        let output = run_source("chaos-bound", source, &["--chaos", &spec, "--workers", "2"]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(0), "{spec}: {stderr}");
+        assert_eq!(
+            String::from_utf8_lossy(&output.stdout).trim(),
+            "6",
+            "{stderr}"
+        );
+        let restarts: u32 = stderr
+            .split(" restarts")
+            .next()
+            .and_then(|s| s.rsplit(' ').next())
+            .and_then(|n| n.parse().ok())
+            .expect("the summary counts restarts");
+        assert!(restarts >= 3, "kill=1.0 kills often: {stderr}");
+    }
+}
+
+/// On a terminal, `kappac run` shows a live progress line: with elapsed time, redrawn at most
+/// about ten times a second, cleared before each line of task output (which never sticks to
+/// it), and replaced by the one summary line at the end. Run under a pseudo-terminal.
+#[test]
+fn progress_line_on_a_terminal() {
+    let dir = std::env::temp_dir().join(format!("kappac-progress-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    std::fs::write(
+        dir.join("handler.py"),
+        "import time\nimport rt\n\ndef handler(event, context):\n    for i in range(4):\n        print('line', i)\n        time.sleep(0.3)\n        rt.checkpoint()\n    return 1\n",
+    )
+    .expect("write");
+    let script = r#"
+import os, pty, subprocess, sys
+master, slave = pty.openpty()
+p = subprocess.Popen(sys.argv[1:], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=slave)
+os.close(slave)
+chunks = []
+while True:
+    try:
+        data = os.read(master, 65536)
+    except OSError:
+        break
+    if not data:
+        break
+    chunks.append(data)
+out = p.stdout.read()
+p.wait()
+sys.stdout.buffer.write(out + b"\0" + b"".join(chunks))
+"#;
+    let output = Command::new("python3")
+        .args(["-c", script, env!("CARGO_BIN_EXE_kappac"), "run"])
+        .arg(&dir)
+        .output()
+        .expect("python3 runs");
+    let _ = std::fs::remove_dir_all(&dir);
+    let all = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (stdout, terminal) = all
+        .split_once('\0')
+        .expect("stdout, then the terminal's bytes");
+    assert_eq!(stdout.trim(), "1", "{terminal:?}");
+    const CLEAR: &str = "\r\x1b[K";
+    // Each task line starts on a cleared line.
+    let lines: Vec<usize> = terminal
+        .match_indices("[task 0] line")
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(lines.len(), 4, "{terminal:?}");
+    for at in &lines {
+        assert!(
+            terminal[..*at].ends_with(CLEAR),
+            "task output glued to the progress line: {terminal:?}"
+        );
+    }
+    // The progress line shows the elapsed time; it is redrawn a bounded number of times.
+    let draws = terminal.matches(" s | tasks: ").count();
+    assert!(draws >= 1, "{terminal:?}");
+    let summary = terminal
+        .rsplit(CLEAR)
+        .next()
+        .expect("the last thing on the terminal");
+    assert!(summary.starts_with("run finished: "), "{terminal:?}");
+    assert!(
+        summary.ends_with(" s\r\n"),
+        "one summary line at the end: {terminal:?}"
+    );
+    let seconds: f64 = summary
+        .trim_end()
+        .trim_end_matches(" s")
+        .rsplit(' ')
+        .next()
+        .and_then(|s| s.parse().ok())
+        .expect("elapsed time in the summary");
+    let bound = (seconds * 10.0).ceil() as usize + lines.len() + 2;
+    assert!(
+        draws <= bound,
+        "{draws} redraws in {seconds} s: {terminal:?}"
+    );
+}

@@ -22,9 +22,12 @@ def _stop(signum, frame):
     raise KeyboardInterrupt("signal %d" % signum)
 
 
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="kappa_coordinator", description=__doc__.splitlines()[0])
-    parser.add_argument("bundle", help="a directory written by `kappac build`")
+def main(argv=None, prog="python3 -m kappa_coordinator", bundle=None):
+    """`bundle`: the bundle to run, when the caller knows it (`python3 BUNDLE`); otherwise the
+    first argument."""
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    if bundle is None:
+        parser.add_argument("bundle", help="a directory written by `kappac build`")
     events = parser.add_mutually_exclusive_group()
     events.add_argument("--event", default=None, help="the event, as JSON (default: {})")
     events.add_argument("--event-file", default=None, help="a file holding the event, as JSON")
@@ -39,6 +42,8 @@ def main(argv=None):
     parser.add_argument("--python", default=None,
                         help="the interpreter for workers (default: the one running the coordinator)")
     options = parser.parse_args(argv)
+    if bundle is not None:
+        options.bundle = bundle
     if hasattr(sys, "set_int_max_str_digits"):
         # CPython 3.11+ refuses to convert integers of more than 4300 digits to or from text
         # by default; events and results are integers of any size (the result arrives as JSON

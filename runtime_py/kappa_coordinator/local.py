@@ -14,10 +14,10 @@
   it is stored) and in time slices.
 """
 
+import hashlib
 import json
 import os
 import pickle
-import random
 import selectors
 import subprocess
 import sys
@@ -27,7 +27,6 @@ from kappa_coordinator import lifetime, protocol
 from kappa_coordinator.state import MAIN, State, pipelined_reply
 from kappa_coordinator.store import Store
 
-SLICE = 0.05  # seconds between random kills' draws in `kill` chaos
 
 
 class RunFailed(Exception):
@@ -55,10 +54,26 @@ class _Attribute:
 
 
 class Chaos:
+    """When `--chaos` kills workers.
+
+    `every`: after every coordinator call is stored. `kill=P,seed=S`: each decision is a draw
+    that depends only on the seed and on what is decided — the task, the number of its call
+    or of the call it resumes from, and how many times chaos has already killed it there — so a
+    seed gives the same kill schedule on any machine, however fast and however the tasks are
+    scheduled. Three places to die: before a call is stored (P/2), after it is stored and
+    applied (P/2), and in the middle of an invocation (P/5, at a drawn moment in its first
+    `MID_INVOCATION` seconds, if it still runs then). Chaos kills one task at most
+    `MAX_KILLS` times before it reaches a new checkpoint: chaos alone never fails a program
+    (its kills do not count toward the coordinator's restart bound)."""
+
+    MAX_KILLS = 3
+    MID_INVOCATION = 0.2
+    MID_INVOCATION_SHARE = 0.2
+
     def __init__(self, spec):
         self.every = False
         self.probability = 0.0
-        self.random = random.Random(0)
+        self.seed = 0
         if not spec:
             return
         if spec == "every":
@@ -67,21 +82,42 @@ class Chaos:
         options = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
         try:
             self.probability = float(options["kill"])
-            self.random = random.Random(int(options.get("seed", "0")))
+            self.seed = int(options.get("seed", "0"))
         except (KeyError, ValueError):
             raise ValueError("--chaos takes `every` or `kill=P,seed=S`, not %r" % spec)
         if not 0.0 <= self.probability <= 1.0:
             raise ValueError("--chaos kill=P needs 0 <= P <= 1")
+
+    def draw(self, *key):
+        """A number in [0, 1) that depends only on the seed and `key`."""
+        digest = hashlib.sha256(repr((self.seed,) + key).encode()).digest()
+        return int.from_bytes(digest[:8], "big") / 2.0 ** 64
+
+    def kills(self, place, task, seqno, kills_so_far, share):
+        """Whether chaos kills `task` at `place` of its call `seqno`."""
+        if not self.probability or kills_so_far >= self.MAX_KILLS:
+            return False
+        return self.draw(place, task, seqno, kills_so_far) < self.probability * share
+
+    def mid_invocation_delay(self, task, seqno, kills_so_far):
+        """When to kill an invocation of `task` resumed at call `seqno` (seconds after it
+        starts), or None."""
+        if not self.kills("during", task, seqno, kills_so_far, self.MID_INVOCATION_SHARE):
+            return None
+        return self.draw("when", task, seqno, kills_so_far) * self.MID_INVOCATION
 
 
 # Starts a worker: the runtime's own modules come from the standard library (an app's
 # `types.py` or `random.py` must not replace them); the bundle comes last on the path, for `rt`.
 # The worker puts the bundle first only to import the app (`rt.worker.Worker.serve`).
 WORKER_BOOTSTRAP = (
-    "import sys; del sys.path[0]; sys.path.append(sys.argv[1]); "
-    "from rt.worker import main; main(sys.argv[2])"
+    "import sys; startup = frozenset(sys.modules); del sys.path[0]; sys.path.append(sys.argv[1]); "
+    "from rt.worker import main; main(sys.argv[2], startup)"
 )
 
+
+# How many times a second the progress line may be redrawn.
+PROGRESS_RATE = 10
 
 # The longest piece of a task's output line kept before it is shown.
 OUTPUT_CHUNK = 1 << 16
@@ -110,6 +146,7 @@ class Worker:
         self.mode = "starting"  # starting, idle, busy, waiting
         self.killed = None  # why the coordinator killed it ("time limit", "chaos"), if it did
         self.invoked_at = None
+        self.chaos_delay = None  # when chaos kills this invocation (seconds after invoked_at)
         self.wait_until = None
         self.pending = None  # an invocation to send once the worker has said hello
         self.output = {}
@@ -149,6 +186,8 @@ class Coordinator:
         self.chaos = Chaos(chaos)
         self.python = python or sys.executable
         self.progress = progress if progress is not None else sys.stderr.isatty()
+        self.progress_shown = False  # the progress line is on the terminal now
+        self.progress_at = 0.0  # when it was last drawn
         self.max_restarts = max_restarts
         self.state = State()
         self.selector = selectors.DefaultSelector()
@@ -160,6 +199,7 @@ class Coordinator:
         self.where = {}  # task -> where it last paused (for messages)
         self.restarts = 0
         self.restarts_without_progress = {}
+        self.chaos_kills = {}  # task -> times chaos killed it since its latest checkpoint
         self.entry_on_coordinator = None
         self.main_json = None
         self.main_json_error = None
@@ -234,13 +274,28 @@ class Coordinator:
             self.state.calls_applied, self.restarts, time.monotonic() - self.started)
 
     def _show_progress(self):
+        """The live progress line on a terminal: redrawn at most PROGRESS_RATE times a second,
+        cleared before any task output (so it never sticks to it) and when the run ends."""
         if not self.progress:
             return
+        if any(continuing for w in self.workers for (_, _, continuing) in w.output.values()):
+            return  # a task's long line is being shown in pieces: not in the middle of it
+        now = time.monotonic()
+        if self.progress_shown and now - self.progress_at < 1.0 / PROGRESS_RATE:
+            return
+        self.progress_at = now
+        self.progress_shown = True
         running = sum(1 for w in self.workers if w.task is not None)
         done = sum(1 for t in self.state.tasks.values() if t.done)
-        sys.stderr.write("\r\x1b[Ktasks: %d running, %d blocked, %d done | calls %d | restarts %d" % (
-            running, len(self.state.blocked), done, self.state.calls_applied, self.restarts))
+        sys.stderr.write("\r\x1b[K%.1f s | tasks: %d running, %d blocked, %d done | calls %d | restarts %d" % (
+            now - self.started, running, len(self.state.blocked), done, self.state.calls_applied,
+            self.restarts))
         sys.stderr.flush()
+
+    def _clear_progress(self):
+        if self.progress_shown:
+            sys.stderr.write("\r\x1b[K")
+            self.progress_shown = False
 
     def _spawn_worker(self, protected):
         worker = Worker(self, protected)
@@ -300,6 +355,10 @@ class Coordinator:
         worker.task = task.id
         worker.mode = "busy"
         worker.invoked_at = time.monotonic()  # restarted when a starting worker gets it
+        worker.chaos_delay = None
+        if not protected:
+            worker.chaos_delay = self.chaos.mid_invocation_delay(
+                task.id, message["seqno"], self.chaos_kills.get(task.id, 0))
         if worker.ready:
             if not worker.send(message):
                 self._worker_died(worker)
@@ -314,8 +373,8 @@ class Coordinator:
                 timeout = min(timeout, max(0.0, worker.invoked_at + self.timeout - now))
             if worker.mode == "waiting":
                 timeout = min(timeout, max(0.0, worker.wait_until - now))
-        if self.chaos.probability:
-            timeout = min(timeout, SLICE)
+            if worker.mode == "busy" and worker.chaos_delay is not None:
+                timeout = min(timeout, max(0.0, worker.invoked_at + worker.chaos_delay - now))
         for key, _ in self.selector.select(timeout):
             worker, kind = key.data
             if worker not in self.workers:
@@ -367,6 +426,7 @@ class Coordinator:
                 continue
             if pieces:
                 text = b"".join(pieces).decode("utf-8", "replace")
+                self._clear_progress()
                 sys.stderr.write(text if continuing else "[%s] %s" % (label, text))
                 continuing = True
             if (complete or end) and continuing:
@@ -447,7 +507,8 @@ class Coordinator:
         # A restarted task makes again the calls it made since its checkpoint (only calls that
         # went without a checkpoint can be after it): recognized by number, not applied again.
         replay = seqno <= self.recorded.get(task, 0) and self._check_replay(task, seqno, call)
-        if not replay and chaos.probability and not protected and chaos.random.random() < chaos.probability / 2:
+        kills = self.chaos_kills.get(task, 0)
+        if not replay and not protected and chaos.kills("before", task, seqno, kills, 0.5):
             self._kill(worker, "chaos")  # lost before the coordinator stored it: the task redoes it
             return
         if not self._store(task, seqno, checkpoint, None if replay else call):
@@ -458,6 +519,7 @@ class Coordinator:
             self.seqnos[task] = seqno
             self.where[task] = message.get("where")
             self.restarts_without_progress[task] = 0
+            self.chaos_kills[task] = 0
             if pipelined:
                 self.replies[task] = pipelined_reply(call)
         if replay:
@@ -470,7 +532,7 @@ class Coordinator:
         if task == MAIN and call["kind"] == "exit":
             self.main_json = call.get("json")
             self.main_json_error = call.get("json_error")
-        kill_after = chaos.every or (chaos.probability and chaos.random.random() < chaos.probability / 2)
+        kill_after = chaos.every or chaos.kills("after", task, seqno, self.chaos_kills.get(task, 0), 0.5)
         if kill_after and not protected:
             self._kill(worker, "chaos")  # stored and applied: the task resumes with the recorded reply
             return
@@ -496,6 +558,7 @@ class Coordinator:
         worker.task = None
         worker.mode = "idle"
         worker.invoked_at = None
+        worker.chaos_delay = None
 
     def _kill(self, worker, reason):
         worker.killed = reason
@@ -535,9 +598,17 @@ class Coordinator:
         if task.done:
             return
         self.restarts += 1
+        if worker.killed == "chaos":
+            self.chaos_kills[task_id] = self.chaos_kills.get(task_id, 0) + 1
         if task_id in self.state.runnable or task_id in self.state.blocked:
             # Killed after its call was applied: the run state already holds the answer (or
             # the block); the task resumes from the checkpoint stored with that call.
+            return
+        if worker.killed == "chaos":
+            # Bounded by Chaos.MAX_KILLS: not a sign the task cannot make progress.
+            if task_id in self.checkpoints:
+                task.reply = self.replies[task_id]
+            self.state.runnable.append(task_id)
             return
         count = self.restarts_without_progress.get(task_id, 0) + 1
         self.restarts_without_progress[task_id] = count
@@ -580,10 +651,9 @@ class Coordinator:
                 elif now >= worker.wait_until:
                     worker.send({"op": "release"})
                     self._idle(worker)
-        if self.chaos.probability:
-            busy = [w for w in self.workers if w.mode == "busy" and not w.protected]
-            if busy and self.chaos.random.random() < self.chaos.probability * SLICE:
-                self._kill(self.chaos.random.choice(busy), "chaos")
+            if (worker.mode == "busy" and worker.chaos_delay is not None
+                    and now >= worker.invoked_at + worker.chaos_delay):
+                self._kill(worker, "chaos")
 
     def _work_left(self):
         if self.state.runnable:
@@ -622,5 +692,4 @@ class Coordinator:
             except OSError:
                 pass
         self.workers = []
-        if self.progress:
-            sys.stderr.write("\r\x1b[K")
+        self._clear_progress()

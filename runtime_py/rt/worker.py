@@ -99,9 +99,10 @@ def _function_name(name):
 
 
 class Worker:
-    def __init__(self, inbox, outbox):
+    def __init__(self, inbox, outbox, startup=None):
         self.inbox = inbox
         self.outbox = outbox
+        self.startup = startup
         self.manifest = Manifest(os.getcwd())
         self.done = {}  # future id -> reply to a wait on it, sent along with a probe's answer
 
@@ -114,6 +115,18 @@ class Worker:
             return
         if hello.get("protocol") != protocol.VERSION:
             self.send({"op": "hello", "protocol": protocol.VERSION, "error": "worker speaks protocol %d, coordinator %r" % (protocol.VERSION, hello.get("protocol"))})
+            return
+        shadowed = [] if self.startup is None else shadowed_by_runtime(os.getcwd(), self.startup)
+        if shadowed:
+            self.send({
+                "op": "hello",
+                "protocol": protocol.VERSION,
+                "import_error": (
+                    "the app's %s has the name of a standard-library module kappac's runtime "
+                    "has already imported: the app's code would not be used where it imports "
+                    "that name. Rename it.\n" % ", ".join(shadowed)
+                ),
+            })
             return
         sys.path.insert(0, os.getcwd())
         try:
@@ -282,12 +295,30 @@ class Worker:
         })
 
 
-def main(fd=None):
+def main(fd=None, startup=None):
+    """`startup`: the modules the interpreter had imported before the runtime's own imports."""
     # A worker whose coordinator is gone kills itself and its tasks' subprocesses.
     lifetime.signal_when_parent_dies()
     lifetime.kill_own_group_on(signal.SIGTERM)
     outbox = os.fdopen(int(fd if fd is not None else sys.argv[1]), "wb")
-    Worker(sys.stdin.buffer, outbox).serve()
+    Worker(sys.stdin.buffer, outbox, startup).serve()
+
+
+def shadowed_by_runtime(root, startup):
+    """The app's top-level modules (`json.py`, `pickle/`) that the runtime imported from the
+    standard library before the app: `import json` in the app would get the standard
+    library's, where plain Python, starting from the app's directory, would run the app's."""
+    names = []
+    for entry in sorted(os.listdir(root)):
+        if entry.endswith(".py"):
+            name = entry[:-3]
+        elif os.path.isfile(os.path.join(root, entry, "__init__.py")):
+            name = entry
+        else:
+            continue
+        if name in sys.modules and name not in startup and name not in ("rt", "kappa_coordinator"):
+            names.append(entry)
+    return names
 
 
 if __name__ == "__main__":

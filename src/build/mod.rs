@@ -20,6 +20,11 @@ use crate::transform::emit::ResumePoint;
 
 /// The runtime package, embedded in the binary.
 pub const RUNTIME_FILES: &[(&str, &str)] = &[
+    // `python3 BUNDLE` (the directory or its zip) runs the bundle from anywhere.
+    (
+        "__main__.py",
+        include_str!("../../runtime_py/bundle_main.py"),
+    ),
     (
         "rt/__init__.py",
         include_str!("../../runtime_py/rt/__init__.py"),
@@ -192,14 +197,31 @@ pub fn build(
             app.display()
         )));
     }
+    // The names kappac writes, and the directories they are in: no app file may take one.
+    let mut reserved: Vec<String> = vec![MANIFEST.to_owned()];
+    for (name, _) in &entries {
+        reserved.push(match name.split_once('/') {
+            Some((dir, _)) => format!("{dir}/"),
+            None => name.clone(),
+        });
+    }
+    reserved.sort();
+    reserved.dedup();
     for file in files::app_files(app)? {
-        if ["rt", "kappa_coordinator"]
-            .iter()
-            .any(|p| file.name == *p || file.name.starts_with(&format!("{p}/")))
-        {
+        let taken = reserved.iter().any(|r| match r.strip_suffix('/') {
+            Some(dir) => file.name == dir || file.name.starts_with(r.as_str()),
+            None => file.name == *r,
+        });
+        if taken {
             return Err(BuildError::Io(format!(
-                "`{}` would shadow the runtime packages `rt` / `kappa_coordinator`; rename it",
-                file.source.display()
+                "`{}` has a name the bundle uses for kappac's own files ({}); rename it",
+                file.source.display(),
+                reserved
+                    .iter()
+                    .filter(|r| *r != "handler.py")
+                    .map(|r| format!("`{r}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             )));
         }
         let data = std::fs::read(&file.source)
