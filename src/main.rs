@@ -400,7 +400,8 @@ struct RunOptions {
     /// SQLite file for checkpoints and coordinator calls [default: in memory]
     #[arg(long)]
     store: Option<PathBuf>,
-    /// Failure injection: `every`, or `kill=P,seed=S`
+    /// Failure injection: `every` (at every call), or `kill=P,seed=S` (at calls, reproducibly per
+    /// seed), or `kill=P,seed=S,timed` (also mid-invocation; not reproducible)
     #[arg(long)]
     chaos: Option<String>,
     /// How long a blocked call waits in place before the worker is released, in seconds

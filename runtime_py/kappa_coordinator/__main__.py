@@ -2,7 +2,7 @@
 
     python3 -m kappa_coordinator BUNDLE [--event JSON | --event-file PATH] [--workers N]
                                         [--timeout S] [--store PATH]
-                                        [--chaos every|kill=P,seed=S]
+                                        [--chaos every|kill=P,seed=S[,timed]]
 """
 
 import argparse
@@ -38,7 +38,8 @@ def main(argv=None, prog="python3 -m kappa_coordinator", bundle=None):
     parser.add_argument("--store", default=None, help="SQLite file for checkpoints and calls")
     parser.add_argument("--chaos", default=None,
                         help="kill workers to test recovery: 'every' (at every coordinator call) or "
-                             "'kill=P,seed=S' (at random, with probability P, reproducibly per seed)")
+                             "'kill=P,seed=S' (at calls, with probability P, reproducibly per seed; add ',timed' "
+                             "to kill in the middle of invocations too, not reproducibly)")
     parser.add_argument("--python", default=None,
                         help="the interpreter for workers (default: the one running the coordinator)")
     options = parser.parse_args(argv)

@@ -60,9 +60,10 @@ class Chaos:
     that depends only on the seed and on what is decided — the task, the number of its call
     or of the call it resumes from, and how many times chaos has already killed it there — so a
     seed gives the same kill schedule on any machine, however fast and however the tasks are
-    scheduled. Three places to die: before a call is stored (P/2), after it is stored and
-    applied (P/2), and in the middle of an invocation (P/5, at a drawn moment in its first
-    `MID_INVOCATION` seconds, if it still runs then). Chaos kills one task at most
+    scheduled. Two places to die: before a call is stored (P/2), and after it is stored and
+    applied (P/2). With `,timed`, also in the middle of an invocation (P/5, at a drawn moment
+    in its first `MID_INVOCATION` seconds): explicitly not reproducible, since what the task
+    has done by then depends on the machine's speed. Chaos kills one task at most
     `MAX_KILLS` times before it reaches a new checkpoint: chaos alone never fails a program
     (its kills do not count toward the coordinator's restart bound)."""
 
@@ -74,17 +75,23 @@ class Chaos:
         self.every = False
         self.probability = 0.0
         self.seed = 0
+        self.timed = False
         if not spec:
             return
         if spec == "every":
             self.every = True
             return
-        options = dict(part.split("=", 1) for part in spec.split(",") if "=" in part)
+        parts = spec.split(",")
+        options = dict(part.split("=", 1) for part in parts if "=" in part)
+        flags = [part for part in parts if "=" not in part]
         try:
-            self.probability = float(options["kill"])
-            self.seed = int(options.get("seed", "0"))
+            self.probability = float(options.pop("kill"))
+            self.seed = int(options.pop("seed", "0"))
+            if options or any(flag != "timed" for flag in flags):
+                raise ValueError(spec)
         except (KeyError, ValueError):
-            raise ValueError("--chaos takes `every` or `kill=P,seed=S`, not %r" % spec)
+            raise ValueError("--chaos takes `every` or `kill=P,seed=S[,timed]`, not %r" % spec)
+        self.timed = "timed" in flags
         if not 0.0 <= self.probability <= 1.0:
             raise ValueError("--chaos kill=P needs 0 <= P <= 1")
 
@@ -102,7 +109,7 @@ class Chaos:
     def mid_invocation_delay(self, task, seqno, kills_so_far):
         """When to kill an invocation of `task` resumed at call `seqno` (seconds after it
         starts), or None."""
-        if not self.kills("during", task, seqno, kills_so_far, self.MID_INVOCATION_SHARE):
+        if not self.timed or not self.kills("during", task, seqno, kills_so_far, self.MID_INVOCATION_SHARE):
             return None
         return self.draw("when", task, seqno, kills_so_far) * self.MID_INVOCATION
 

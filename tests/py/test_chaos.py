@@ -41,16 +41,25 @@ class ChaosTests(unittest.TestCase):
         n = 20000
         killed = sum(chaos.kills("after", "0", seqno, 0, 0.5) for seqno in range(n))
         self.assertAlmostEqual(killed / n, 0.15, delta=0.015)
+        self.assertTrue(all(chaos.mid_invocation_delay("0", seqno, 0) is None for seqno in range(100)))
+        chaos = Chaos("kill=0.3,seed=1,timed")
         delays = [chaos.mid_invocation_delay("0", seqno, 0) for seqno in range(n)]
         drawn = [d for d in delays if d is not None]
         self.assertAlmostEqual(len(drawn) / n, 0.3 * Chaos.MID_INVOCATION_SHARE, delta=0.01)
         self.assertTrue(all(0 <= d < Chaos.MID_INVOCATION for d in drawn))
 
     def test_a_task_is_killed_at_most_max_kills_times_per_checkpoint(self):
-        chaos = Chaos("kill=1.0,seed=1")
+        chaos = Chaos("kill=1.0,seed=1,timed")
         self.assertTrue(all(chaos.kills("before", "0", 3, k, 1.0) for k in range(Chaos.MAX_KILLS)))
         self.assertFalse(chaos.kills("before", "0", 3, Chaos.MAX_KILLS, 1.0))
         self.assertIsNone(chaos.mid_invocation_delay("0", 3, Chaos.MAX_KILLS))
+
+    def test_specs(self):
+        self.assertFalse(Chaos("kill=0.3,seed=2").timed)
+        self.assertTrue(Chaos("kill=0.3,seed=2,timed").timed)
+        for bad in ("kill=0.3,seed=2,sometimes", "kill=0.3,seed=2,speed=3", "seed=2", "kill=x"):
+            with self.assertRaises(ValueError):
+                Chaos(bad)
 
     def test_no_chaos_and_every_draw_nothing(self):
         for spec in (None, "every"):
