@@ -115,6 +115,26 @@ def unwinding():
     return isinstance(sys.exc_info()[1], Unwind)
 
 
+def _has_special(cls, name):
+    # As the interpreter looks up `__enter__`/`__exit__`: on the type's MRO, never through a
+    # metaclass's __getattr__.
+    return any(name in vars(klass) for klass in cls.__mro__)
+
+
+def enter_context(manager):
+    """A `with` statement up to its body, for a `with` whose body can pause (kappac emits it
+    in pieces): looks up `__exit__` and `__enter__`, calls `__enter__`; returns both. A manager
+    without them fails with the running Python's own error (a TypeError on 3.11+, an
+    AttributeError before), raised by a real `with` that stops at the lookup, before calling
+    anything."""
+    cls = type(manager)
+    if not (_has_special(cls, "__enter__") and _has_special(cls, "__exit__")):
+        with manager:
+            pass
+    exit = cls.__exit__
+    return exit, cls.__enter__(manager)
+
+
 def live(variables, names):
     """The named variables that are bound (a variable unbound at the pause stays unbound)."""
     return {name: variables[name] for name in names if name in variables}

@@ -345,10 +345,11 @@ enum LoopTarget {
     /// In a rest-of-block function: tail-call the loop's rest (`break`) or next iterations.
     Segment(NodeId),
     /// Resuming an iteration inline, inside a one-shot loop: `continue` ends the iteration,
-    /// `break` also sets a flag so the remaining iterations are skipped.
-    InlineIteration(NodeId),
-    /// Inside a `try` rebuilt by a continuation, for a loop outside it: record the jump and
-    /// leave the one-shot loop around the `try` (its `finally` runs); dispatched after it.
+    /// `break` also skips the remaining iterations (`inline_iteration`).
+    InlineIteration,
+    /// Inside a one-shot loop around a `try` (rebuilt by a continuation, or left by a tail
+    /// call), for a loop outside it: leave the one-shot loop (every `finally` runs); the jump
+    /// is made after it (`close_one_shot`, `dispatch_jump`).
     LeaveTry,
 }
 
@@ -564,8 +565,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 };
                 let (depth, rewrite) = match leave_first {
                     Some(_) => {
-                        self.out.line(depth, "_kappa_jump = None", at);
-                        self.out.line(depth, "for _kappa_once in (0,):", at);
+                        self.open_one_shot(depth, at);
                         let jumps = Rewrite {
                             moved_loop: LoopTarget::LeaveTry,
                             ..rewrite
@@ -578,6 +578,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 self.block(body, depth + 1, rewrite);
                 self.try_tail(handlers, orelse, finalbody, depth, rewrite, at);
                 if let Some(loop_id) = leave_first {
+                    self.close_one_shot(depth - 1, at);
                     self.dispatch_jump(loop_id, depth - 1, at);
                 }
             }
@@ -725,8 +726,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 Some(target) => format!("{} = _kappa_o.get()", target.text),
                 None => "_kappa_o.get()".to_owned(),
             };
-            self.out.line(depth + 1, "_kappa_jump = None", at);
-            self.out.line(depth + 1, "for _kappa_once in (0,):", at);
+            self.open_one_shot(depth + 1, at);
             let rewrite = Rewrite {
                 moved_loop: if loop_id.is_some() {
                     LoopTarget::LeaveTry
@@ -743,6 +743,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
                 &assign,
                 false,
             );
+            self.close_one_shot(depth + 1, at);
             if let Some(loop_id) = loop_id {
                 self.dispatch_jump(loop_id, depth + 1, at);
             }
@@ -891,15 +892,20 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
         assign: &str,
         at: TextSize,
     ) {
+        // `_kappa_broke` is cleared by the loop's `else`, which runs unless a `break` really
+        // left it: one cancelled by a `continue` in a `finally` (or by an exception) does not.
         self.out
-            .line(depth, &format!("_kappa_broke{id} = False"), at);
+            .line(depth, &format!("_kappa_broke{id} = True"), at);
         self.out
             .line(depth, &format!("for _kappa_once{id} in (0,):"), at);
         let inner = Rewrite {
-            moved_loop: LoopTarget::InlineIteration(id),
+            moved_loop: LoopTarget::InlineIteration,
             ..rewrite
         };
         self.inline(body, path, depth + 1, inner, assign, false);
+        self.out.line(depth, "else:", at);
+        self.out
+            .line(depth + 1, &format!("_kappa_broke{id} = False"), at);
         self.out
             .line(depth, &format!("if not _kappa_broke{id}:"), at);
     }
@@ -947,12 +953,12 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
             (Jump::Continue, LoopTarget::Syntactic) => "continue".to_owned(),
             (Jump::Break, LoopTarget::Segment(loop_id)) => self.names.tail_call('r', loop_id),
             (Jump::Continue, LoopTarget::Segment(loop_id)) => self.names.tail_call('n', loop_id),
-            (Jump::Break, LoopTarget::InlineIteration(loop_id)) => {
-                format!("_kappa_broke{loop_id} = True; break")
+            // A one-shot loop stands for the loop: its own `break`/`continue` leave it, and how
+            // it was left is read after it (`close_one_shot`, `inline_iteration`).
+            (Jump::Break, LoopTarget::InlineIteration | LoopTarget::LeaveTry) => "break".to_owned(),
+            (Jump::Continue, LoopTarget::InlineIteration | LoopTarget::LeaveTry) => {
+                "continue".to_owned()
             }
-            (Jump::Continue, LoopTarget::InlineIteration(_)) => "continue".to_owned(),
-            (Jump::Break, LoopTarget::LeaveTry) => "_kappa_jump = 'break'; break".to_owned(),
-            (Jump::Continue, LoopTarget::LeaveTry) => "_kappa_jump = 'continue'; break".to_owned(),
         }
     }
 
@@ -991,10 +997,28 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
             return;
         };
         let at = stmt.range().start();
-        self.out.line(depth, "_kappa_jump = None", at);
-        self.out.line(depth, "for _kappa_once in (0,):", at);
+        self.open_one_shot(depth, at);
         self.out.verbatim(stmt.range(), depth + 1, &replacements);
+        self.close_one_shot(depth, at);
         self.dispatch_jump(loop_id, depth, at);
+    }
+
+    /// Opens a one-shot loop (its body at `depth + 1`) that stands for a loop outside the code
+    /// it holds (`LoopTarget::LeaveTry`): that loop's `break` and `continue` become the
+    /// one-shot loop's own, so that every `finally` and `__exit__` in between runs (and can
+    /// override them, as in Python) before the jump is made, after it.
+    fn open_one_shot(&mut self, depth: usize, at: TextSize) {
+        self.out.line(depth, "_kappa_jump = 'break'", at);
+        self.out.line(depth, "for _kappa_once in (0,):", at);
+    }
+
+    /// Closes it: `_kappa_jump` is `None` when the body ran to its end, `'continue'` when a
+    /// `continue` left it (the `else` runs), and stays `'break'` when a `break` did.
+    fn close_one_shot(&mut self, depth: usize, at: TextSize) {
+        self.out.line(depth + 1, "_kappa_jump = None", at);
+        self.out.line(depth + 1, "break", at);
+        self.out.line(depth, "else:", at);
+        self.out.line(depth + 1, "_kappa_jump = 'continue'", at);
     }
 
     /// After a one-shot loop left by a jump (`LoopTarget::LeaveTry`): the jump's tail call.

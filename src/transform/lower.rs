@@ -1190,16 +1190,13 @@ impl<'s> Lowerer<'s> {
         let manager = self.flatten_expr(&item.context_expr, out);
         let mut nodes = Vec::new();
         nodes.push(self.assign_line(&mgr, manager, origin));
-        nodes.push(line_node(
-            format!("{exit} = type({mgr}).__exit__"),
-            &[&mgr],
-            &[&exit],
-        ));
+        // `__exit__` and `__enter__` looked up, `__enter__` called, with the running Python's
+        // own error for an object that is not a context manager.
         let value = format!("{prefix}_value");
         nodes.push(line_node(
-            format!("{value} = type({mgr}).__enter__({mgr})"),
+            format!("{exit}, {value} = _kappa_rt.enter_context({mgr})"),
             &[&mgr],
-            &[&value],
+            &[&exit, &value],
         ));
         nodes.push(line_node(format!("{exc} = True"), &[], &[&exc]));
         let mut try_body = Vec::new();
