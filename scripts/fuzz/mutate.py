@@ -53,17 +53,21 @@ while True:
     if len(head) < 8:
         break
     data = inp.read(int.from_bytes(head, "little"))
-    try:
-        # As a worker's import reads handler.py: decoded by the import system (strict, with
-        # the coding declaration), then compiled. compile() of raw bytes is laxer (it lets
-        # invalid UTF-8 in comments through), and no worker ever runs that path.
-        import importlib.util
-        compile(importlib.util.decode_source(data), "handler.py", "exec")
-        r = {"ok": True}
-    except SyntaxError as e:
-        r = {"ok": False, "error": type(e).__name__, "msg": str(e.msg), "line": e.lineno}
-    except (ValueError, RecursionError, MemoryError, OverflowError) as e:
-        r = {"ok": False, "error": type(e).__name__, "msg": str(e)[:200]}
+    # Python reads a source file two ways: `import` compiles the raw bytes (lax: invalid UTF-8
+    # in a comment passes), `python3 handler.py` and tracebacks decode it first (strict:
+    # importlib.util.decode_source). Where the two disagree, either verdict is Python's: "ok"
+    # is None and kappac may go either way.
+    import importlib.util
+    verdicts = []
+    for source in (lambda: data, lambda: importlib.util.decode_source(data)):
+        try:
+            compile(source(), "handler.py", "exec")
+            verdicts.append({"ok": True})
+        except SyntaxError as e:
+            verdicts.append({"ok": False, "error": type(e).__name__, "msg": str(e.msg), "line": e.lineno})
+        except (ValueError, RecursionError, MemoryError, OverflowError) as e:
+            verdicts.append({"ok": False, "error": type(e).__name__, "msg": str(e)[:200]})
+    r = verdicts[0] if verdicts[0]["ok"] == verdicts[1]["ok"] else {"ok": None}
     sys.stdout.write(json.dumps(r) + "\n")
     sys.stdout.flush()
 """
@@ -159,7 +163,7 @@ class MutateOracle:
             found.append(Finding("false-syntax-error", "check: %s %s (line %s); CPython %s compiles the file"
                                  % (d["code"], d["message"], d["start"]["line"], self.target),
                                  "%s %s" % (d["code"], re.sub(r"\d+", "N", d["message"])[:80]), out, err, command))
-        elif not verdict["ok"] and not syntax and verdict.get("error") != "crash":
+        elif verdict["ok"] is False and not syntax and verdict.get("error") != "crash":
             found.append(Finding("missed-syntax-error", "CPython %s: %s: %s (line %s); check reports no K001/K002/K003"
                                  % (self.target, verdict["error"], verdict["msg"], verdict.get("line")),
                                  "%s %s" % (verdict["error"], re.sub(r"\d+", "N", verdict["msg"])[:80]), out, err, command))
@@ -178,7 +182,7 @@ class MutateOracle:
             found.append(Finding("parity", "emit refused a module check finds no error in", "emit-refused", out, err, command))
         elif code == 0 and verdict["ok"]:
             emitted = self.cpython.compile(out.encode("utf-8", "surrogateescape"))
-            if not emitted["ok"]:
+            if emitted["ok"] is False:
                 found.insert(0, Finding("emit-invalid", "the emitted module does not compile: %s: %s (line %s)"
                                         % (emitted["error"], emitted["msg"], emitted.get("line")),
                                         re.sub(r"\d+", "N", emitted["msg"])[:80], out, err, command))
@@ -427,7 +431,7 @@ def main(argv=None):
             source, data = rng.choice(corpus)
             mutant, names = mutator.mutate(data)
             found = oracle.findings(mutant)
-            if not found and oracle.cpython.compile(mutant)["ok"]:
+            if not found and oracle.cpython.compile(mutant)["ok"] is not False:
                 accepted += 1
             for finding in found:
                 key = (finding.kind, finding.signature)

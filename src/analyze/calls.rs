@@ -133,6 +133,9 @@ pub struct Flow<'a> {
 pub struct CallGraph<'a> {
     pub sites: Vec<CallSite<'a>>,
     pub flows: Vec<Flow<'a>>,
+    /// Variables assigned a value from code kappac does not follow (`f = getattr(w, name)`),
+    /// with that value's range: a call of one may reach any function (K042).
+    pub opaque_assignments: Vec<(VarKey<'a>, TextRange)>,
 }
 
 impl<'a> CallGraph<'a> {
@@ -333,6 +336,16 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                 self.expr(&assign.value);
                 for target in &assign.targets {
                     self.expr(target);
+                }
+                if self.opaque(&assign.value) {
+                    for target in &assign.targets {
+                        if let Expr::Name(name) = target {
+                            let key = self.store_key(name.id.as_str());
+                            self.graph
+                                .opaque_assignments
+                                .push((key, assign.value.range()));
+                        }
+                    }
                 }
                 let sources = self.sources(&assign.value);
                 if !sources.is_empty() {
