@@ -127,6 +127,16 @@ Examples:
   kappac run examples/fib --chaos kill=0.2,seed=7  kill workers at random, reproducibly
   kappac run app --timeout 0.5                     0.5 s per invocation, resuming from checkpoints")]
     Run(RunOptions),
+    /// Remove what runs left in kappac's cache (a run killed with `kappac`), keeping what
+    /// runs in progress use
+    #[command(after_help = "\
+The cache is $XDG_CACHE_HOME/kappac, else ~/.cache/kappac. `kappac run` builds each run there
+and removes it when the run ends; only a `kappac` that was killed leaves its directory behind.")]
+    Clean {
+        /// List what would be removed, and remove nothing
+        #[arg(long)]
+        dry_run: bool,
+    },
     /// Explain a diagnostic code: what it finds, why, and how to fix it
     Explain {
         /// The code (K041) or rule name (captured-variable-reassigned)
@@ -191,6 +201,7 @@ fn command(cli: Cli) -> ExitCode {
             explain_checkpoints,
         } => build(&app, out, zip, target_version, explain_checkpoints),
         Command::Run(options) => run(options),
+        Command::Clean { dry_run } => clean(dry_run),
     }
 }
 
@@ -418,22 +429,106 @@ struct RunOptions {
 /// Where `kappac run` builds: a new directory for this run under the user's cache, removed
 /// when the run ends. A run never sees another run's build (an edited handler.py is built
 /// afresh, and a run in progress keeps its own).
-fn run_directory(app: &std::path::Path) -> std::io::Result<tempfile::TempDir> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
-        .unwrap_or_else(std::env::temp_dir)
-        .join("kappac")
-        .join("runs");
+fn run_directory(app: &std::path::Path) -> std::io::Result<(tempfile::TempDir, std::fs::File)> {
+    let base = cache_directory().join("runs");
     std::fs::create_dir_all(&base)?;
     let name = app
         .canonicalize()
         .ok()
         .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "app".to_owned());
-    tempfile::Builder::new()
+    let directory = tempfile::Builder::new()
         .prefix(&format!("{name}-"))
-        .tempdir_in(base)
+        .tempdir_in(base)?;
+    // Held for the whole run (the system releases it when this process ends, however it
+    // ends): `kappac clean` removes only run directories whose lock it can take.
+    let lock = std::fs::File::create(directory.path().join(RUN_LOCK))?;
+    lock.lock()?;
+    Ok((directory, lock))
+}
+
+/// The lock file of a run directory.
+const RUN_LOCK: &str = "run.lock";
+
+/// kappac's cache: `$XDG_CACHE_HOME/kappac`, else `~/.cache/kappac`.
+fn cache_directory() -> PathBuf {
+    std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache")))
+        .unwrap_or_else(std::env::temp_dir)
+        .join("kappac")
+}
+
+/// `kappac clean`: what `kappac run` left in the cache (the build of a run whose `kappac` was
+/// killed, directories of earlier versions), removed unless a run is using it.
+fn clean(dry_run: bool) -> ExitCode {
+    let cache = cache_directory();
+    let mut entries: Vec<PathBuf> = Vec::new();
+    let runs = cache.join("runs");
+    for dir in [&runs, &cache] {
+        if let Ok(read) = std::fs::read_dir(dir) {
+            entries.extend(read.filter_map(Result::ok).map(|e| e.path()));
+        }
+    }
+    entries.retain(|path| *path != runs);
+    entries.sort();
+    let (mut removed, mut in_use, mut bytes, mut failed) = (0usize, 0usize, 0u64, 0usize);
+    for path in &entries {
+        // A run holds its directory's lock for as long as it runs.
+        let lock = std::fs::File::open(path.join(RUN_LOCK)).ok();
+        if lock.as_ref().is_some_and(|file| file.try_lock().is_err()) {
+            in_use += 1;
+            continue;
+        }
+        let size = size_of(path);
+        if dry_run {
+            println!("would remove {} ({})", path.display(), human_size(size));
+        } else {
+            let result = if path.is_dir() && !path.is_symlink() {
+                std::fs::remove_dir_all(path)
+            } else {
+                std::fs::remove_file(path)
+            };
+            if let Err(error) = result {
+                eprintln!("error: cannot remove {}: {error}", path.display());
+                failed += 1;
+                continue;
+            }
+        }
+        removed += 1;
+        bytes += size;
+    }
+    println!(
+        "{} {removed} entries ({}) from {}; {in_use} in use by a run, kept",
+        if dry_run { "would remove" } else { "removed" },
+        human_size(bytes),
+        cache.display()
+    );
+    if failed > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// The bytes of the files under `path` (links not followed).
+fn size_of(path: &std::path::Path) -> u64 {
+    walkdir::WalkDir::new(path)
+        .follow_links(false)
+        .into_iter()
+        .filter_map(Result::ok)
+        .filter_map(|entry| entry.metadata().ok())
+        .filter(|meta| meta.is_file())
+        .map(|meta| meta.len())
+        .sum()
+}
+
+fn human_size(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1u32 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
 }
 
 /// Starts the coordinator of a bundle (the first argument) in an isolated interpreter.
@@ -486,7 +581,7 @@ fn run(options: RunOptions) -> ExitCode {
             return ExitCode::from(2);
         }
     }
-    let directory = match run_directory(&options.app) {
+    let (directory, _lock) = match run_directory(&options.app) {
         Ok(directory) => directory,
         Err(error) => {
             eprintln!("error: cannot create a directory for the run's build: {error}");

@@ -420,3 +420,63 @@ fn a_run_never_sees_another_runs_code() {
     );
     let _ = std::fs::remove_dir_all(app);
 }
+
+/// `kappac clean` removes what runs left in the cache (a killed `kappac`'s build, directories
+/// of earlier versions) and keeps the directory of a run in progress, which holds its lock.
+#[test]
+fn clean_removes_leftovers_and_keeps_runs_in_progress() {
+    let root = std::env::temp_dir().join(format!("kappac-clean-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&root);
+    let cache = root.join("cache");
+    let leftover = cache.join("kappac/runs/app-left");
+    std::fs::create_dir_all(leftover.join("bundle")).expect("dirs");
+    std::fs::write(leftover.join("bundle/handler.py"), "x = 1\n").expect("write");
+    std::fs::write(leftover.join("run.lock"), "").expect("write");
+    let legacy = cache.join("kappac/b1-cedf2e2f");
+    std::fs::create_dir_all(&legacy).expect("dirs");
+    // A run that waits for the test's signal, so that it is surely in progress during `clean`.
+    let go = root.join("go");
+    let app = app(
+        "clean-in-progress",
+        "import os, time\n\n\ndef handler(event, context):\n    while not os.path.exists(event['go']):\n        time.sleep(0.05)\n    return 'ran'\n",
+    );
+    let event = format!(r#"{{"go": {:?}}}"#, go.to_string_lossy());
+    let running = Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .args(["run"])
+        .arg(&app)
+        .args(["--event", &event])
+        .env("XDG_CACHE_HOME", &cache)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("kappac runs");
+    let runs = cache.join("kappac/runs");
+    let in_progress = || {
+        std::fs::read_dir(&runs)
+            .into_iter()
+            .flatten()
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .find(|p| p != &leftover && p.join("run.lock").exists())
+    };
+    wait_for("the run's directory", || in_progress().is_some());
+    let kept = in_progress().expect("the run's directory");
+    let clean = Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .arg("clean")
+        .env("XDG_CACHE_HOME", &cache)
+        .output()
+        .expect("kappac clean runs");
+    let said = String::from_utf8_lossy(&clean.stdout).into_owned();
+    assert!(clean.status.success(), "{said}");
+    assert!(said.contains("removed 2 entries"), "{said}");
+    assert!(said.contains("1 in use by a run, kept"), "{said}");
+    assert!(!leftover.exists() && !legacy.exists(), "{said}");
+    assert!(kept.exists(), "the run in progress keeps its build");
+    std::fs::write(&go, "").expect("go");
+    let output = running.wait_with_output().expect("the run ends");
+    assert_eq!(output.status.code(), Some(0), "{}", stderr(&output));
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "\"ran\"");
+    assert!(!kept.exists(), "a finished run removes its directory");
+    let _ = std::fs::remove_dir_all(&root);
+    let _ = std::fs::remove_dir_all(app);
+}
