@@ -612,3 +612,17 @@ fn a_chaos_seed_gives_the_same_kills_every_time() {
     assert!(seen[0] > 0, "kill=0.3 over 30 calls kills: {seen:?}");
     assert!(seen.iter().all(|r| *r == seen[0]), "{seen:?}");
 }
+
+/// A lock held across a pause: the checkpoint error names the lock, not its `__exit__`.
+#[test]
+fn a_lock_held_across_a_pause_is_named_as_the_manager() {
+    let source = "import threading\nimport rt\n\ndef handler(event, context):\n    with threading.Lock():\n        rt.checkpoint()\n    return 1\n";
+    let output = run_source("lock-across-pause", source, &[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("the context manager of the `with` statement on line 5 (a lock)"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("method_descriptor"), "{stderr}");
+}

@@ -116,7 +116,10 @@ def _describe(name):
     """What a live variable is, in the user's terms."""
     with_line = re.match(r"_kappa_w(\d+)_", name)
     if with_line:
-        return 0, "the context manager of the `with` statement on line %s" % with_line.group(1)
+        # The manager itself first: its bound `__exit__` (a method_descriptor for a lock) fails
+        # with it, and says less.
+        rank = 0 if name.endswith("_mgr") else 0.5
+        return rank, "the context manager of the `with` statement on line %s" % with_line.group(1)
     if name.startswith("_kappa_it"):
         return 2, "the iterator of a `for` loop"
     if name.startswith("_kappa_"):

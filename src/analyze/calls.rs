@@ -4,6 +4,7 @@
 
 use ruff_python_ast::{Arguments, Comprehension, Expr, ExprCall, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
+use rustc_hash::FxHashSet;
 
 use super::rt_api;
 use super::scopes::{Binding, ClassId, FunctionId, FunctionNode, Resolved, ScopeId, Scopes};
@@ -136,6 +137,9 @@ pub struct CallGraph<'a> {
     /// Variables assigned a value from code kappac does not follow (`f = getattr(w, name)`),
     /// with that value's range: a call of one may reach any function (K042).
     pub opaque_assignments: Vec<(VarKey<'a>, TextRange)>,
+    /// Variables assigned a resource that cannot be pickled (`lock = threading.Lock()`), so
+    /// that `with lock:` is recognized as holding one (K039).
+    pub resource_variables: FxHashSet<VarKey<'a>>,
 }
 
 impl<'a> CallGraph<'a> {
@@ -337,6 +341,14 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                 for target in &assign.targets {
                     self.expr(target);
                 }
+                if self.is_unpicklable_resource(&assign.value) {
+                    for target in &assign.targets {
+                        if let Expr::Name(name) = target {
+                            let key = self.store_key(name.id.as_str());
+                            self.graph.resource_variables.insert(key);
+                        }
+                    }
+                }
                 if self.opaque(&assign.value) {
                     for target in &assign.targets {
                         if let Expr::Name(name) = target {
@@ -530,7 +542,7 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
 
     /// `open(...)`, `threading.Lock()`, `socket.socket(...)` and the like: objects that the
     /// standard `pickle` refuses, so a checkpoint holding one fails.
-    fn is_unpicklable_resource(&self, expr: &Expr) -> bool {
+    fn is_unpicklable_resource(&self, expr: &'a Expr) -> bool {
         const BUILTINS: &[&str] = &["open"];
         const MODULE_FUNCTIONS: &[(&str, &str)] = &[
             ("threading", "Lock"),
@@ -554,8 +566,15 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
             ("multiprocessing", "Pool"),
             ("urllib.request", "urlopen"),
         ];
-        let Expr::Call(call) = expr else {
-            return false;
+        let call = match expr {
+            Expr::Call(call) => call,
+            // A variable assigned one earlier (in its own scope or at module level: modules are
+            // walked first).
+            Expr::Name(name) => {
+                let key = self.store_key(name.id.as_str());
+                return self.graph.resource_variables.contains(&key);
+            }
+            _ => return false,
         };
         match &*call.func {
             Expr::Name(name) => {
