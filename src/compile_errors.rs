@@ -481,10 +481,12 @@ impl<'a> Visitor<'a> for Context<'a> {
                 self.in_try = was_in_try;
             }
             Stmt::AugAssign(ast::StmtAugAssign { value, .. })
+            | Stmt::Expr(ast::StmtExpr { value, .. })
             | Stmt::AnnAssign(ast::StmtAnnAssign {
                 value: Some(value), ..
             }) if value.is_starred_expr() => {
-                // ruff's parser takes `x += *a` and `x: T = *a`; CPython's compiler does not.
+                // ruff's parser takes `x += *a`, `x: T = *a` and a statement `*a`; CPython's
+                // compiler does not.
                 self.error(value.range(), "can't use starred expression here");
                 visitor::walk_stmt(self, stmt);
             }

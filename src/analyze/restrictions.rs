@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use ruff_text_size::{Ranged, TextSize};
+use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::FxHashSet;
 
 use super::calls::{Callee, ConstructKind};
@@ -188,6 +188,31 @@ fn functions(ctx: &Context, already_reported: &FxHashSet<FunctionId>, out: &mut 
             );
         }
 
+        // Declared `nonlocal` and only read: kappac's continuations cannot declare it (the
+        // binding would not exist there), so the emitted module would not compile.
+        let mut read_only: Vec<(&str, TextRange)> = function
+            .nonlocal_decls
+            .iter()
+            .filter(|(name, _)| !function.declared_writes.iter().any(|(w, _)| w == *name))
+            .map(|(name, range)| (&**name, *range))
+            .collect();
+        read_only.sort_by_key(|(_, range)| range.start());
+        for (name, range) in read_only {
+            out.push(
+                Diagnostic::new(
+                    Code::GlobalWriteInPausingFunction,
+                    format!(
+                        "`{}` can pause, but declares `nonlocal {name}`, which kappac does not compile in a function that can pause",
+                        function.qualname
+                    ),
+                    Label::new(range, format!("declares `{name}` nonlocal")),
+                )
+                .with_optional_note(why.clone())
+                .with_help(format!(
+                    "remove the declaration: reading `{name}` needs no `nonlocal` (and writing it is not saved in checkpoints)"
+                )),
+            );
+        }
         for (name, range) in &function.declared_writes {
             let kind = if function.global_decls.contains_key(name) {
                 "global"
