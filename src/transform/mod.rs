@@ -177,7 +177,13 @@ impl<'a> ModuleEmitter<'_, 'a> {
         if out.pending.is_empty() {
             return;
         }
-        let end = self.line_end(*at);
+        // The rest of the statement's line (nothing if it ended with its line: the next line
+        // may be the next statement, with no blank line between).
+        let end = if *at == self.line_start(*at) {
+            *at
+        } else {
+            self.line_end(*at)
+        };
         out.raw(TextRange::new(*at, end));
         out.finish_line(end);
         *at = end;
