@@ -1,0 +1,4 @@
+if x:
+	a = 1
+else:
+  *args       
