@@ -169,8 +169,17 @@ class Worker:
         durable_at = float("-inf")
         window = message.get("checkpoint_window", CHECKPOINT_WINDOW)
         if "checkpoint" in message:
-            frames = wire.loads(message["checkpoint"])
-            outcome = wire.to_outcome(message["reply"])
+            try:
+                frames = wire.loads(message["checkpoint"])
+                outcome = wire.to_outcome(message["reply"])
+            except Exception as error:  # noqa: BLE001 - any reason it cannot be loaded
+                # Every worker would fail the same way: the run fails now, saying why, rather
+                # than as a worker that "died" at every restart.
+                failure = RuntimeError("task %s cannot be resumed: its checkpoint (of call %d) cannot be "
+                                       "loaded in this worker: %s: %s" % (task, seqno, type(error).__name__, error))
+                failure.__cause__ = error
+                self.fail(task, failure, fatal=True)
+                return
         while True:
             try:
                 if frames is None:

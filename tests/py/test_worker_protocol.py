@@ -243,6 +243,17 @@ class WorkerProtocol(unittest.TestCase):
         self.invoke("0.2", "int_limit")
         self.assertEqual(pickle.loads(self.expect("done", "0.2")["result"]), limit)
 
+    def test_a_checkpoint_that_cannot_be_loaded_fails_the_run_saying_so(self):
+        # Not a worker that dies at every restart ("restarted 5 times"): one fatal failure.
+        self.worker.send({"op": "invoke", "task": "0.1", "seqno": 3,
+                          "checkpoint": b"not a checkpoint", "reply": {"value": None}})
+        failed = self.expect("failed", "0.1")
+        self.assertTrue(failed["fatal"], failed)
+        self.assertIn("task 0.1 cannot be resumed: its checkpoint (of call 3) cannot be loaded", failed["traceback"])
+        # The worker lives on for other tasks.
+        self.invoke("0.2", "double", 21)
+        self.assertEqual(pickle.loads(self.expect("done", "0.2")["result"]), 42)
+
     def test_an_unexpected_message_stops_the_worker_loudly(self):
         self.invoke("0.1", "checkpoint_then_write", self.log, "checkpoint")
         self.expect("call", "0.1", "checkpoint")
