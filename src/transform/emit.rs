@@ -982,7 +982,9 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
             None => rewrite,
         };
         let mut replacements = Vec::new();
-        if rewrite.moved_loop != LoopTarget::Syntactic {
+        // Only a tail call needs other text: in a one-shot loop (`LeaveTry`,
+        // `InlineIteration`) the user's `break`/`continue` stay as written.
+        if let LoopTarget::Segment(_) = jumps.moved_loop {
             for (range, jump) in &finder.jumps {
                 replacements.push((*range, self.jump_text(*jump, jumps)));
             }
