@@ -9,6 +9,7 @@ pub mod build;
 pub mod check;
 pub mod codes;
 mod compile_errors;
+pub mod config;
 pub mod diagnostics;
 pub mod parse;
 mod python_codecs;

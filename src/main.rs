@@ -9,6 +9,7 @@ use codespan_reporting::term::termcolor::{ColorChoice, StandardStream};
 
 use kappac::check::{check_path, CheckOptions};
 use kappac::codes::Code;
+use kappac::config::{Config, RuleArguments};
 use kappac::diagnostics::Severity;
 use kappac::parse::TargetVersion;
 use kappac::render::{self, FileReport, Format};
@@ -54,16 +55,18 @@ Examples:
         /// Output format
         #[arg(long, value_enum, default_value_t = Format::Human)]
         format: Format,
-        /// Oldest Python version the compiled app must run on (3.9 to 3.14)
-        #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
-        target_version: TargetVersion,
+        #[command(flatten)]
+        settings: Settings,
         /// Exit with status 1 when there are warnings, too
         #[arg(long)]
         deny_warnings: bool,
-        /// Report only these warnings (codes or names, comma-separated); errors are always
-        /// reported
+        /// Report only these warnings (codes or names, comma-separated), instead of what
+        /// pyproject.toml selects and ignores; errors are always reported
         #[arg(long, value_delimiter = ',', value_name = "CODES")]
-        select: Vec<String>,
+        select: Option<Vec<String>>,
+        /// Report these warnings too, beside those selected
+        #[arg(long, value_delimiter = ',', value_name = "CODES")]
+        extend_select: Vec<String>,
         /// Do not report these warnings (an error cannot be ignored: kappac cannot compile
         /// the code it reports)
         #[arg(long, value_delimiter = ',', value_name = "CODES")]
@@ -78,9 +81,8 @@ Example:
     Emit {
         /// A handler.py (or an app directory)
         path: PathBuf,
-        /// Oldest Python version the compiled app must run on (3.9 to 3.14)
-        #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
-        target_version: TargetVersion,
+        #[command(flatten)]
+        settings: Settings,
     },
     /// Compile an app into a bundle that runs on any CPython 3.9+
     #[command(after_help = "\
@@ -105,9 +107,8 @@ Example:
         /// Also write <out>.zip, ready to deploy
         #[arg(long)]
         zip: bool,
-        /// Oldest Python version the compiled app must run on (3.9 to 3.14)
-        #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
-        target_version: TargetVersion,
+        #[command(flatten)]
+        settings: Settings,
         /// List every pause point with the variables its checkpoints carry
         #[arg(long)]
         explain_checkpoints: bool,
@@ -177,90 +178,105 @@ fn command(cli: Cli) -> ExitCode {
         Command::Check {
             paths,
             format,
-            target_version,
+            settings,
             deny_warnings,
             select,
+            extend_select,
             ignore,
-        } => match Selection::new(&select, &ignore) {
-            Ok(selection) => check(&paths, format, target_version, deny_warnings, &selection),
-            Err(message) => {
-                eprintln!("error: {message}");
-                ExitCode::from(2)
-            }
-        },
+        } => {
+            let rules = RuleArguments {
+                select,
+                extend_select,
+                ignore,
+            };
+            check(&paths, format, &settings, &rules, deny_warnings)
+        }
         Command::Explain { code, list, format } => explain(code.as_deref(), list, format),
-        Command::Emit {
-            path,
-            target_version,
-        } => emit(&path, target_version),
+        Command::Emit { path, settings } => emit(&path, &settings),
         Command::Build {
             app,
             out,
             zip,
-            target_version,
+            settings,
             explain_checkpoints,
-        } => build(&app, out, zip, target_version, explain_checkpoints),
+        } => build(&app, out, zip, &settings, explain_checkpoints),
         Command::Run(options) => run(options),
         Command::Clean { dry_run } => clean(dry_run),
     }
 }
 
-/// Which warnings `check` reports (`--select`, `--ignore`); errors always are.
-struct Selection {
-    select: Vec<Code>,
-    ignore: Vec<Code>,
+/// Where the settings of a path come from (see `kappac::config`), and the target version.
+#[derive(clap::Args)]
+struct Settings {
+    /// Oldest Python version the compiled app must run on, 3.9 to 3.14 [default:
+    /// `target-version` of pyproject.toml, else 3.9]
+    #[arg(long, value_parser = TargetVersion::parse)]
+    target_version: Option<TargetVersion>,
+    /// Read [tool.kappac] from this file, not from the closest pyproject.toml that has one
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Read no pyproject.toml
+    #[arg(long, conflicts_with = "config")]
+    isolated: bool,
 }
 
-impl Selection {
-    fn new(select: &[String], ignore: &[String]) -> Result<Selection, String> {
-        let codes = |names: &[String], option: &str| -> Result<Vec<Code>, String> {
-            names
-                .iter()
-                .map(|name| {
-                    let code = Code::parse(name.trim()).ok_or_else(|| {
-                        format!("{option}: unknown diagnostic code `{name}`; `kappac explain --list` lists them all")
-                    })?;
-                    if code.severity() == Severity::Error {
-                        return Err(format!(
-                            "{option}: {} is an error (code kappac cannot compile), which cannot be \
-                             selected or ignored; only warnings can",
-                            code.as_str()
-                        ));
-                    }
-                    Ok(code)
-                })
-                .collect()
+impl Settings {
+    /// The configuration of `path` with the command line's options on top; an error is printed
+    /// (exit status 2).
+    fn resolve(&self, path: &std::path::Path, rules: &RuleArguments) -> Result<Config, ExitCode> {
+        let config = if self.isolated {
+            Ok(Config::default())
+        } else if let Some(file) = &self.config {
+            Config::load(file)
+        } else {
+            Config::discover(path)
         };
-        Ok(Selection {
-            select: codes(select, "--select")?,
-            ignore: codes(ignore, "--ignore")?,
-        })
+        let mut config = config
+            .map_err(|error| error.0)
+            .and_then(|config| config.with_arguments(rules))
+            .map_err(|message| {
+                eprintln!("error: {message}");
+                ExitCode::from(2)
+            })?;
+        if let Some(target) = self.target_version {
+            config.target = Some(target);
+        }
+        Ok(config)
     }
+}
 
-    fn reports(&self, diagnostic: &kappac::diagnostics::Diagnostic) -> bool {
-        diagnostic.severity() == Severity::Error
-            || ((self.select.is_empty() || self.select.contains(&diagnostic.code))
-                && !self.ignore.contains(&diagnostic.code))
+fn check_options(config: &Config) -> CheckOptions {
+    CheckOptions {
+        target: config.target.unwrap_or_default(),
+    }
+}
+
+/// Keeps the diagnostics `config` reports.
+fn select(reports: &mut [FileReport], config: &Config) {
+    for report in reports.iter_mut() {
+        let path = report.file.path.clone();
+        report.diagnostics.retain(|d| config.reports(&path, d));
     }
 }
 
 fn check(
     paths: &[PathBuf],
     format: Format,
-    target: TargetVersion,
+    settings: &Settings,
+    rules: &RuleArguments,
     deny_warnings: bool,
-    selection: &Selection,
 ) -> ExitCode {
-    let options = CheckOptions { target };
     let mut reports: Vec<FileReport> = Vec::new();
     let mut path_errors: Vec<kappac::check::PathError> = Vec::new();
     for path in paths {
-        let (found, errors) = check_path(path, options);
+        let config = match settings.resolve(path, rules) {
+            Ok(config) => config,
+            Err(code) => return code,
+        };
+        let (mut found, errors) = check_path(path, check_options(&config));
+        select(&mut found, &config);
         reports.extend(found);
         path_errors.extend(errors);
-    }
-    for report in &mut reports {
-        report.diagnostics.retain(|d| selection.reports(d));
     }
     // A path that cannot be checked is a diagnostic like any other (ruff's E902): reported in
     // every format, counted in the summary, and an error for the exit status.
@@ -350,12 +366,20 @@ fn build(
     app: &std::path::Path,
     out: Option<PathBuf>,
     zip: bool,
-    target: TargetVersion,
+    settings: &Settings,
     explain_checkpoints: bool,
 ) -> ExitCode {
+    let config = match settings.resolve(app, &RuleArguments::default()) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
     let out = out.unwrap_or_else(|| kappac::build::default_output(app));
-    match kappac::build::build(app, &out, CheckOptions { target }, zip) {
-        Ok(bundle) => {
+    match kappac::build::build(app, &out, check_options(&config), zip) {
+        Ok(mut bundle) => {
+            select(&mut bundle.warnings, &config);
+            bundle
+                .warnings
+                .retain(|report| !report.diagnostics.is_empty());
             if !bundle.warnings.is_empty() {
                 let mut stderr = StandardStream::stderr(stderr_color());
                 let _ = render::human(&bundle.warnings, &mut stderr);
@@ -421,9 +445,8 @@ struct RunOptions {
     /// The Python interpreter (looked up on PATH)
     #[arg(long, default_value = "python3")]
     python: PathBuf,
-    /// Oldest Python version the compiled app must run on (3.9 to 3.14)
-    #[arg(long, default_value = "3.9", value_parser = TargetVersion::parse)]
-    target_version: TargetVersion,
+    #[command(flatten)]
+    settings: Settings,
 }
 
 /// Where `kappac run` builds: a new directory for this run under the user's cache, removed
@@ -581,6 +604,13 @@ fn run(options: RunOptions) -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    let config = match options
+        .settings
+        .resolve(&options.app, &RuleArguments::default())
+    {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
     let (directory, _lock) = match run_directory(&options.app) {
         Ok(directory) => directory,
         Err(error) => {
@@ -589,14 +619,7 @@ fn run(options: RunOptions) -> ExitCode {
         }
     };
     let bundle = directory.path().join("bundle");
-    match kappac::build::build(
-        &options.app,
-        &bundle,
-        CheckOptions {
-            target: options.target_version,
-        },
-        false,
-    ) {
+    match kappac::build::build(&options.app, &bundle, check_options(&config), false) {
         Ok(_) => {}
         Err(kappac::build::BuildError::Io(message)) => {
             eprintln!("error: {message}");
@@ -682,7 +705,11 @@ fn stderr_color() -> ColorChoice {
     }
 }
 
-fn emit(path: &std::path::Path, target: TargetVersion) -> ExitCode {
+fn emit(path: &std::path::Path, settings: &Settings) -> ExitCode {
+    let config = match settings.resolve(path, &RuleArguments::default()) {
+        Ok(config) => config,
+        Err(code) => return code,
+    };
     let handler = if path.is_dir() {
         path.join("handler.py")
     } else {
@@ -697,7 +724,7 @@ fn emit(path: &std::path::Path, target: TargetVersion) -> ExitCode {
     };
     let result = match &decode_error {
         Some(error) => Err(vec![kappac::parse::decode_diagnostic(&file, error)]),
-        None => compile_handler(&file, CheckOptions { target }),
+        None => compile_handler(&file, check_options(&config)),
     };
     match result {
         Ok(transformed) => {

@@ -457,3 +457,128 @@ fn explain_lists_codes_as_json() {
     let k030 = codes.iter().find(|c| c["code"] == "K030").expect("K030");
     assert!(k030["retired_in"].is_string(), "{k030}");
 }
+
+/// `[tool.kappac]` in the closest pyproject.toml that has it, under the command line's options.
+#[test]
+fn pyproject_toml_configures_check_emit_and_build() {
+    let project = tempfile::tempdir().expect("temporary directory");
+    let root = project.path();
+    let app = root.join("app");
+    std::fs::create_dir_all(app.join("jobs")).expect("app");
+    // Needs 3.10 (`match`), has one K042 and, in a helper, one K050.
+    std::fs::write(
+        app.join("handler.py"),
+        "import rt\n\nclass W:\n    def step(self, x):\n        rt.checkpoint()\n        return x\n\n\
+         def handler(event, context):\n    match event:\n        case _:\n            return getattr(W(), event[\"m\"])(1)\n",
+    )
+    .expect("handler");
+    std::fs::write(
+        app.join("jobs/helper.py"),
+        "import rt\n\ndef later():\n    rt.checkpoint()\n",
+    )
+    .expect("helper");
+    // A pyproject.toml without [tool.kappac] closer to the app is passed over.
+    std::fs::write(app.join("pyproject.toml"), "[project]\nname = \"app\"\n").expect("inner");
+    let config = root.join("pyproject.toml");
+    let write_config = |text: &str| std::fs::write(&config, text).expect("pyproject.toml");
+    write_config(
+        "[project]\nname = \"demo\"\n\n[tool.kappac]\ntarget-version = \"py310\"\nignore = [\"unfollowed-call\"]\n\
+         per-file-ignores = { \"app/jobs/*.py\" = [\"K050\"] }\n",
+    );
+    let app_arg = app.to_string_lossy().into_owned();
+    let codes = |args: &[&str]| -> (Option<i32>, Vec<String>) {
+        let output = kappac(&[&["check", &app_arg, "--format", "json"], args].concat());
+        let report: serde_json::Value = serde_json::from_str(&stdout(&output))
+            .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(&output), stderr(&output)));
+        let mut codes: Vec<String> = report
+            .as_array()
+            .expect("an array")
+            .iter()
+            .map(|d| d["code"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        codes.sort();
+        (output.status.code(), codes)
+    };
+    assert_eq!(codes(&["--deny-warnings"]), (Some(0), vec![]));
+    // Without the file: 3.9 rejects `match`, and both warnings are back.
+    let (status, isolated) = codes(&["--isolated"]);
+    assert_eq!(status, Some(1));
+    assert_eq!(isolated, vec!["K002", "K042", "K050"]);
+    assert_eq!(
+        codes(&["--isolated", "--target-version", "3.10"]),
+        (Some(0), vec!["K042".to_owned(), "K050".to_owned()])
+    );
+    // The command line wins: its target version; `--ignore` adds; `--select` starts over, but
+    // per-file ignores stay.
+    assert_eq!(codes(&["--target-version", "3.9"]).1, vec!["K002"]);
+    assert_eq!(
+        codes(&["--select", "K042"]),
+        (Some(0), vec!["K042".to_owned()])
+    );
+    assert_eq!(codes(&["--select", "K050"]), (Some(0), vec![]));
+    // `extend-select` adds to `select`.
+    write_config("[tool.kappac]\ntarget-version = \"3.10\"\nselect = [\"K039\"]\n");
+    assert_eq!(codes(&[]), (Some(0), vec![]));
+    assert_eq!(
+        codes(&["--extend-select", "K050"]),
+        (Some(0), vec!["K050".to_owned()])
+    );
+    // `--config` names the file; emit and build read the target version from it too.
+    write_config("[tool.kappac]\ntarget-version = \"3.10\"\n");
+    let elsewhere = tempfile::tempdir().expect("temporary directory");
+    let named = elsewhere.path().join("kappac.toml");
+    std::fs::write(&named, "[tool.kappac]\ntarget-version = \"3.9\"\n").expect("named");
+    let named_arg = named.to_string_lossy().into_owned();
+    assert_eq!(
+        codes(&["--config", &named_arg]).1,
+        vec!["K002", "K042", "K050"]
+    );
+    assert!(kappac(&["emit", &app_arg]).status.success());
+    assert_eq!(
+        kappac(&["emit", &app_arg, "--config", &named_arg])
+            .status
+            .code(),
+        Some(1)
+    );
+    let out = root.join("bundle");
+    let built = kappac(&["build", &app_arg, "-o", &out.to_string_lossy()]);
+    assert!(built.status.success(), "{}", stderr(&built));
+    assert!(stderr(&built).contains("K042"), "{}", stderr(&built));
+
+    // Mistakes in the file are usage errors that say where.
+    for (text, says) in [
+        (
+            "[tool.kappac]\nselet = [\"K042\"]\n",
+            ":2:1: unknown field `selet`",
+        ),
+        (
+            "[tool.kappac]\nignore = [\"K042\", \"K999\"]\n",
+            ":2:19: ignore: unknown diagnostic code `K999`",
+        ),
+        (
+            "[tool.kappac]\nextend-select = [\"K001\"]\n",
+            ":2:18: extend-select: K001 is an error",
+        ),
+        (
+            "[tool.kappac]\ntarget-version = \"3.8\"\n",
+            ":2:18: target-version: unsupported Python version `3.8`",
+        ),
+        (
+            "[tool.kappac]\nper-file-ignores = { \"a[\" = [\"K042\"] }\n",
+            ":2:22: per-file-ignores: `a[` is not a glob",
+        ),
+        ("[tool.kappac\n", ":1:13: "),
+    ] {
+        write_config(text);
+        for command in ["check", "emit", "build", "run"] {
+            let output = kappac(&[command, &app_arg]);
+            assert_eq!(output.status.code(), Some(2), "{command} {text}");
+            let message = stderr(&output);
+            assert!(
+                message.contains(&format!("{}{says}", config.display())),
+                "{command} {text}: {message}"
+            );
+        }
+    }
+    assert!(!root.join("build").exists() && !Path::new("build/app").exists());
+}
