@@ -68,7 +68,7 @@ codes! {
     SpawnOfNestedFunction = "K036", "spawn-of-nested-function", Error, "(retired) a nested function or lambda is spawned as a task";
     PauseInUnsupportedPosition = "K037", "pause-in-unsupported-position", Error, "a pause point where the transform cannot yet put one (an f-string, a `match` statement, an assignment target ...)";
     PauseInFinally = "K038", "pause-in-finally", Error, "(retired) a pause point inside a `finally` block";
-    UnpicklableContextManager = "K039", "unpicklable-context-manager", Warning, "a `with` block pauses while holding a resource that cannot be saved in a checkpoint";
+    UnpicklableContextManager = "K039", "unpicklable-context-manager", Warning, "a resource that cannot be saved in a checkpoint (a file, a lock) is held across a pause point, in a `with` block or a variable";
     PausingFunctionEscapes = "K040", "pausing-function-escapes", Error, "a function that can pause is passed to code kappac cannot transform";
     CapturedVariableReassigned = "K041", "captured-variable-reassigned", Error, "a function that can pause has a variable captured by a nested function or lambda and changed after its creation";
     UnfollowedCall = "K042", "unfollowed-call", Warning, "a call of a value kappac cannot follow, in a module whose functions can pause";

@@ -4,7 +4,7 @@
 
 use ruff_python_ast::{Arguments, Comprehension, Expr, ExprCall, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
-use rustc_hash::FxHashSet;
+use rustc_hash::FxHashMap;
 
 use super::rt_api;
 use super::scopes::{Binding, ClassId, FunctionId, FunctionNode, Resolved, ScopeId, Scopes};
@@ -137,9 +137,10 @@ pub struct CallGraph<'a> {
     /// Variables assigned a value from code kappac does not follow (`f = getattr(w, name)`),
     /// with that value's range: a call of one may reach any function (K042).
     pub opaque_assignments: Vec<(VarKey<'a>, TextRange)>,
-    /// Variables assigned a resource that cannot be pickled (`lock = threading.Lock()`), so
-    /// that `with lock:` is recognized as holding one (K039).
-    pub resource_variables: FxHashSet<VarKey<'a>>,
+    /// Variables assigned a resource that cannot be pickled (`lock = threading.Lock()`), with
+    /// the range of each such value: `with lock:` holds one, and so may the variable wherever
+    /// it is live (K039).
+    pub resource_variables: FxHashMap<VarKey<'a>, Vec<TextRange>>,
 }
 
 impl<'a> CallGraph<'a> {
@@ -345,7 +346,11 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                     for target in &assign.targets {
                         if let Expr::Name(name) = target {
                             let key = self.store_key(name.id.as_str());
-                            self.graph.resource_variables.insert(key);
+                            self.graph
+                                .resource_variables
+                                .entry(key)
+                                .or_default()
+                                .push(assign.value.range());
                         }
                     }
                 }
@@ -572,7 +577,7 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
             // walked first).
             Expr::Name(name) => {
                 let key = self.store_key(name.id.as_str());
-                return self.graph.resource_variables.contains(&key);
+                return self.graph.resource_variables.contains_key(&key);
             }
             _ => return false,
         };

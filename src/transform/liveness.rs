@@ -288,14 +288,23 @@ impl Analysis<'_> {
 
 /// The ids of every pause point in `nodes`, at any depth.
 pub fn pause_ids(nodes: &[Node<'_>], out: &mut Vec<NodeId>) {
+    for_each_pause(nodes, &mut |node| {
+        if let Node::Pause { id, .. } = node {
+            out.push(*id);
+        }
+    });
+}
+
+/// Calls `f` on every pause point (`Node::Pause`) in `nodes`, at any depth, in order.
+pub fn for_each_pause<'n, 'a>(nodes: &'n [Node<'a>], f: &mut impl FnMut(&'n Node<'a>)) {
     for node in nodes {
         match node {
-            Node::Pause { id, .. } => out.push(*id),
+            Node::Pause { .. } => f(node),
             Node::If { body, orelse, .. }
             | Node::While { body, orelse, .. }
             | Node::For { body, orelse, .. } => {
-                pause_ids(body, out);
-                pause_ids(orelse, out);
+                for_each_pause(body, f);
+                for_each_pause(orelse, f);
             }
             Node::Try {
                 body,
@@ -304,12 +313,12 @@ pub fn pause_ids(nodes: &[Node<'_>], out: &mut Vec<NodeId>) {
                 finalbody,
                 ..
             } => {
-                pause_ids(body, out);
+                for_each_pause(body, f);
                 for handler in handlers {
-                    pause_ids(&handler.body, out);
+                    for_each_pause(&handler.body, f);
                 }
-                pause_ids(orelse, out);
-                pause_ids(finalbody, out);
+                for_each_pause(orelse, f);
+                for_each_pause(finalbody, f);
             }
             Node::Plain(_) | Node::Line { .. } | Node::Jump { .. } => {}
         }

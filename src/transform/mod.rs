@@ -472,7 +472,7 @@ pub fn unsupported_positions(
         .filter(|id| analysis.can_pause.function_can_pause(*id));
     let mut next_resume_point = 1;
     for id in top_level.chain(inner_functions(module, analysis)) {
-        let (_, _, errors) = lower_body(
+        let lowered = lower_function(
             file,
             analysis,
             id,
@@ -480,7 +480,112 @@ pub fn unsupported_positions(
             &pause_starts,
             &mut next_resume_point,
         );
-        diagnostics.extend(errors);
+        diagnostics.extend(live_resources(analysis, id, &lowered));
+        diagnostics.extend(lowered.errors);
+    }
+    diagnostics
+}
+
+/// K039 for a resource held in a plain variable (`f = open(p)` ... `fut.wait()` ... `f.read()`):
+/// one warning per variable, at the first pause point where it is live, since the checkpoint
+/// there must save it and cannot. Only for a variable that holds nothing else (every binding of
+/// it assigns a resource; not a parameter): liveness does not say which value a variable holds.
+/// (A resource that is the manager of a pausing `with` has its own K039, from the analysis;
+/// pause points inside such a `with` are left to that one.)
+fn live_resources(
+    analysis: &Analysis<'_>,
+    id: FunctionId,
+    lowered: &Lowered<'_>,
+) -> Vec<Diagnostic> {
+    if analysis.scopes.function(id).kappa_ignore {
+        return Vec::new();
+    }
+    let function = analysis.scopes.function(id);
+    let mut resources: Vec<(&str, &[TextRange])> = analysis
+        .calls
+        .resource_variables
+        .iter()
+        .filter_map(|(key, ranges)| match key {
+            crate::analyze::calls::VarKey::Local(ScopeId::Function(owner), name)
+                if *owner == id =>
+            {
+                Some((*name, ranges.as_slice()))
+            }
+            _ => None,
+        })
+        .collect();
+    if resources.is_empty() {
+        return Vec::new();
+    }
+    let stores = crate::analyze::names::in_body(&lowered.def.body).stores;
+    resources.retain(|(name, ranges)| {
+        !function.params.all().any(|p| p == *name)
+            && stores.iter().filter(|(stored, _)| stored == name).count() == ranges.len()
+    });
+    resources.sort_by_key(|(_, ranges)| ranges.first().map(|r| r.start()));
+    let in_resource_with: Vec<TextRange> = analysis
+        .calls
+        .sites
+        .iter()
+        .enumerate()
+        .filter(|(index, site)| {
+            site.scope == ScopeId::Function(id)
+                && analysis.can_pause.is_pause_point(*index)
+                && site
+                    .enclosing
+                    .iter()
+                    .any(|c| c.kind == crate::analyze::calls::ConstructKind::UnpicklableWith)
+        })
+        .map(|(_, site)| site.range)
+        .collect();
+    let mut pauses: Vec<(TextRange, &Live)> = Vec::new();
+    liveness::for_each_pause(&lowered.body, &mut |node| {
+        if let ir::Node::Pause { id, origin, .. } = node {
+            let inside_with = in_resource_with.iter().any(|r| origin.contains_range(*r));
+            if let (false, Some(live)) = (inside_with, lowered.liveness.at_pause.get(id)) {
+                pauses.push((*origin, live));
+            }
+        }
+    });
+    let mut diagnostics = Vec::new();
+    for (name, assigned) in resources {
+        let Some(&assigned) = assigned.first() else {
+            continue;
+        };
+        let mut live_at = pauses
+            .iter()
+            .filter(|(_, live)| live.contains(name))
+            .map(|(origin, _)| *origin);
+        let Some(first) = live_at.next() else {
+            continue;
+        };
+        let more = live_at.count();
+        let mut diagnostic = Diagnostic::new(
+            Code::UnpicklableContextManager,
+            format!(
+                "`{name}` holds a resource that cannot be saved in a checkpoint, and is still \
+                 needed after this pause point"
+            ),
+            Label::new(
+                first,
+                format!("pauses while `{name}` is live: the checkpoint here will fail"),
+            ),
+        )
+        .with_secondary(
+            assigned,
+            "cannot be pickled (a file, a lock, a connection ...)",
+        )
+        .with_help(format!(
+            "close `{name}` before pausing and open it again after (or keep what it gives: the \
+             path, the data read), so that nothing unpicklable is live at the pause"
+        ));
+        if more > 0 {
+            diagnostic = diagnostic.with_note(format!(
+                "{more} more pause point{} where `{name}` is live",
+                if more == 1 { "" } else { "s" }
+            ));
+        }
+        diagnostics.push(diagnostic);
     }
     diagnostics
 }
