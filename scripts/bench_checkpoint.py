@@ -40,7 +40,7 @@ MEASURE_COMPILED = SIZE + r'''
 import json, os, sys
 sys.path.insert(0, sys.argv[1]); os.chdir(sys.argv[1])
 import handler
-from rt import local
+from kappa_coordinator import inprocess as local
 from kappa_coordinator.state import State
 totals = {"calls": 0, "bytes": 0, "skipped_values": 0}
 scheduler = local.Scheduler()

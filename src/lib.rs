@@ -11,6 +11,7 @@ pub mod codes;
 mod compile_errors;
 pub mod config;
 pub mod diagnostics;
+pub mod knowledge;
 pub mod parse;
 mod python_codecs;
 pub mod render;

@@ -341,7 +341,7 @@ fn print_checkpoint_contents(points: &[kappac::transform::emit::ResumePoint]) {
         let user: Vec<&str> = point
             .live
             .iter()
-            .filter(|name| !name.starts_with("_kappa_"))
+            .filter(|name| !point.compiler_variables.contains_key(*name))
             .map(String::as_str)
             .collect();
         let internal = point.live.len() - user.len();

@@ -55,7 +55,8 @@ fn bundle_has_handler_runtime_files_and_manifest() {
         "helpers.py",
         "data/keep.txt",
         "rt/__init__.py",
-        "rt/local.py",
+        "rt/protocol.py",
+        "kappa_coordinator/coordinator.py",
         "kappa-manifest.json",
     ] {
         assert!(out.join(present).is_file(), "{present} missing");

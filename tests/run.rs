@@ -626,3 +626,35 @@ fn a_lock_held_across_a_pause_is_named_as_the_manager() {
     );
     assert!(!stderr.contains("method_descriptor"), "{stderr}");
 }
+
+/// The runtime tells tracebacks and checkpoint failures in the user's terms from the manifest
+/// (`functions`, `compiler_variables`), never by reading generated names: an error raised in
+/// the continuation of a nested function or a method names that function.
+#[test]
+fn tracebacks_name_the_users_functions_from_the_manifest() {
+    let output = run_source(
+        "user_names",
+        "import rt\n\nclass Counter:\n    def step(self, x):\n        rt.checkpoint()\n        return int(x)\n\n\
+         def handler(event, context):\n    def work(x):\n        rt.checkpoint()\n        return Counter().step(x) + 1\n    return work(\"four\")\n",
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains(", line 6, in step\n"), "{stderr}");
+    assert!(stderr.contains(", line 11, in work\n"), "{stderr}");
+    assert!(!stderr.contains("_kappa_"), "{stderr}");
+    assert!(!stderr.contains("handler_work"), "{stderr}");
+
+    // A file iterated by a pausing `for` loop: the loop's iterator is what cannot be saved.
+    let output = run_source(
+        "iterator_named",
+        "import rt\n\ndef handler(event, context):\n    total = 0\n    for line in open(__file__):\n        rt.checkpoint()\n        total += 1\n    return total\n",
+        &[],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the iterator of the `for` loop on line 5 (a TextIOWrapper) in `handler` at handler.py line 6"),
+        "{stderr}"
+    );
+}

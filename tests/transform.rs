@@ -119,8 +119,12 @@ fn check_app(app: &Path, temp: &Path, pythons: &[PathBuf]) -> Result<(), String>
         let output = Command::new(python)
             .args(["-c", "import sys, py_compile; [py_compile.compile(p, doraise=True) for p in sys.argv[1:]]"])
             .arg(out.join("handler.py"))
-            .arg(out.join("rt/__init__.py"))
-            .arg(out.join("rt/local.py"))
+            // The whole runtime, as every bundle ships it.
+            .args(
+                kappac::build::RUNTIME_FILES
+                    .iter()
+                    .map(|(path, _)| out.join(path)),
+            )
             .output()
             .map_err(|e| format!("{}: cannot run {}: {e}", app.display(), python.display()))?;
         let version_ok = !needs_310 || !python.to_string_lossy().contains("/3.9.");

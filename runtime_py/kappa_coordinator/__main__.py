@@ -10,9 +10,9 @@ import json
 import signal
 import sys
 
-from kappa_coordinator import lifetime
-from kappa_coordinator.local import Coordinator, RunFailed
+from kappa_coordinator.coordinator import Coordinator, RunFailed
 from kappa_coordinator.store import StoreError
+from rt import lifetime
 
 
 def _stop(signum, frame):

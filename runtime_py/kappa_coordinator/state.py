@@ -3,31 +3,15 @@ call of a task goes through `State.apply`, which answers it at once or blocks th
 can be answered. Payloads (arguments, results, queue items) are opaque bytes; only task and queue
 ids are understood here. Shared by the in-process runner and the process coordinator.
 
-Ids are strings that the task side derives itself: the first task is "0"; what call number `s`
-of task `t` creates is "t.s" (or "t.s.i" for the i-th of several). A task can therefore know the
-answer to a call that creates things without waiting for the coordinator (pipelining)."""
+Ids are strings that the task side derives itself (`rt.protocol.MAIN`, "t.s" for what call `s`
+of task `t` creates), so a task can know the answer to a call that creates things without
+waiting for the coordinator (pipelining)."""
 
 import collections
 
-MAIN = "0"
-
-
-def pipelined_reply(call):
-    """The reply to a call whose answer is determined by the call itself (its ids), or None.
-    Such a call is *pipelined*: the task goes on without waiting for the coordinator.
-
-    `checkpoint` and `maybe_pause` are never pipelined, although their reply is known: the
-    program's next statement may act on the world (write a file, call a service), so when
-    `checkpoint()` returns its checkpoint must be stored; a task that dies after that resumes
-    after it, never before."""
-    kind = call["kind"]
-    if kind == "spawn" and not call["blocking"]:
-        return {"futures": call["ids"], "many": call["copies"] is not None}
-    if kind == "map_spawn":
-        return {"futures": call["ids"], "many": True}
-    if kind == "create_queues":
-        return {"queues": call["ids"], "many": call["copies"] is not None}
-    return None
+from rt.protocol import (
+    CHECKPOINT, CREATE_QUEUES, DEQUEUE, DURABLE, ENQUEUE, EXIT, MAIN, MAP_SPAWN, SPAWN, WAIT,
+)
 
 class Task:
     __slots__ = (
@@ -133,11 +117,11 @@ class State:
         self.calls_applied += 1
         task = self.tasks[task_id]
         kind = call["kind"]
-        if kind in ("checkpoint", "maybe_pause"):
+        if kind in DURABLE:
             self._answer(task, {"value": None})
-        elif kind == "exit":
+        elif kind == EXIT:
             self.finish(task_id, result=call["value"])
-        elif kind == "spawn":
+        elif kind == SPAWN:
             ids = [
                 self.new_task(new_id, call["start"], call["inputs"], call["awaits"], call["on_coordinator"], call["name"], task_id)
                 for new_id in call["ids"]
@@ -145,28 +129,28 @@ class State:
             if call["blocking"]:
                 for i in ids:
                     self.tasks[i].handled = True
-                self._block(task, ("wait", ids, call["copies"] is not None))
+                self._block(task, (WAIT, ids, call["copies"] is not None))
             else:
                 self._answer(task, {"futures": ids, "many": call["copies"] is not None})
-        elif kind == "map_spawn":
+        elif kind == MAP_SPAWN:
             ids = [
                 self.new_task(new_id, start, call["inputs"][i], call["awaits"], call["on_coordinator"], call["name"], task_id)
                 for i, (new_id, start) in enumerate(zip(call["ids"], call["starts"]))
             ]
             self._answer(task, {"futures": ids, "many": True})
-        elif kind == "wait":
+        elif kind == WAIT:
             self.tasks[call["future"]].handled = True
-            self._block(task, ("wait", [call["future"]], False))
-        elif kind == "create_queues":
+            self._block(task, (WAIT, [call["future"]], False))
+        elif kind == CREATE_QUEUES:
             ids = list(call["ids"])
             for queue_id in ids:
                 self.queues[queue_id] = collections.deque()
                 self.queue_limits[queue_id] = call["max_size"]
             self._answer(task, {"queues": ids, "many": call["copies"] is not None})
-        elif kind == "enqueue":
-            self._block(task, ("enqueue", call["queue"], list(call["items"])))
-        elif kind == "dequeue":
-            self._block(task, ("dequeue", call["queue"]))
+        elif kind == ENQUEUE:
+            self._block(task, (ENQUEUE, call["queue"], list(call["items"])))
+        elif kind == DEQUEUE:
+            self._block(task, (DEQUEUE, call["queue"]))
         else:
             raise ValueError("unknown coordinator call %r" % (kind,))
 
@@ -228,9 +212,9 @@ class State:
     def _block(self, task, why):
         self.blocked[task.id] = why
         task.waiting = {
-            "wait": "a future",
-            "enqueue": "room in queue %s" % (why[1],),
-            "dequeue": "an item in queue %s" % (why[1],),
+            WAIT: "a future",
+            ENQUEUE: "room in queue %s" % (why[1],),
+            DEQUEUE: "an item in queue %s" % (why[1],),
         }.get(why[0], why[0])
         self._wake()
 
@@ -248,14 +232,14 @@ class State:
 
     def _try_unblock(self, task, why):
         kind = why[0]
-        if kind == "wait":
+        if kind == WAIT:
             children = [self.tasks[i] for i in why[1]]
             if not all(child.done for child in children):
                 return False
             del self.blocked[task.id]
             self._answer(task, self._results_reply(children, why[2]))
             return True
-        if kind == "enqueue":
+        if kind == ENQUEUE:
             queue, limit, pending = self.queues[why[1]], self.queue_limits[why[1]], why[2]
             moved = False
             while pending and (limit <= 0 or len(queue) < limit):
@@ -267,7 +251,7 @@ class State:
                 self._answer(task, {"value": None})
                 return True
             return moved
-        if kind == "dequeue":
+        if kind == DEQUEUE:
             queue = self.queues[why[1]]
             if not queue:
                 return False

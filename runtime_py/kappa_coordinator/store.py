@@ -1,7 +1,10 @@
 """The store: every coordinator call applied and the checkpoint taken before it, durable and
-at most once by (run, task, sequence number). SQLite, in memory or in a file (`--store`).
+at most once by (run, task, sequence number). `Store` is the interface the coordinator uses;
+`SqliteStore` keeps it in SQLite, in memory or in a file (`--store`). A networked store (Redis)
+implements the same interface, with each `store` atomic on the server and fenced by the
+invocation's epoch.
 
-What a store file guarantees (docs/ARCHITECTURE.md, "Trust and failure model"):
+What a SQLite store file guarantees (docs/ARCHITECTURE.md, "Trust and failure model"):
 - It is kappac's: a `meta` table names the format and its version. A file that is not a
   kappac store (another application's database, a corrupt file) is refused with `StoreError`,
   never modified. A new file is created with mode 0600.
@@ -28,6 +31,29 @@ class StoreError(Exception):
 
 
 class Store:
+    """What the coordinator needs from a store. Every method may raise StoreError."""
+
+    run_id = None  # this run's id in the store
+
+    def store(self, task, seqno, checkpoint, kind, call):
+        """Stores call `seqno` of `task` (its kind and opaque bytes) and the checkpoint taken
+        just before it, atomically; either may be None. Returns False, storing nothing, if call
+        `seqno` of the task is stored already: calls are applied at most once."""
+        raise NotImplementedError
+
+    def recorded_kind(self, task, seqno):
+        """The kind of call `seqno` of the task in this run, or None if none is stored."""
+        raise NotImplementedError
+
+    def finish(self, state):
+        """Records how the run ended ("finished" or "failed"); never raises."""
+        raise NotImplementedError
+
+    def close(self):
+        raise NotImplementedError
+
+
+class SqliteStore(Store):
     def __init__(self, path=None, app_hash=""):
         """Opens (or creates) the store at `path` (None: in memory) and starts a new run."""
         self.path = path
@@ -92,8 +118,6 @@ class Store:
                 self.path, meta.get("schema_version"), SCHEMA_VERSION))
 
     def store(self, task, seqno, checkpoint, kind, call):
-        """A call (its kind and opaque bytes) and the checkpoint taken just before it, in one
-        transaction; either may be None. False if call `seqno` of the task is stored already."""
         try:
             self.db.execute("BEGIN")
             if call is not None:
@@ -109,7 +133,6 @@ class Store:
             return False
 
     def recorded_kind(self, task, seqno):
-        """The kind of call `seqno` of the task in this run, or None if none is stored."""
         row = self.db.execute("SELECT kind FROM calls WHERE run = ? AND task = ? AND seqno = ?",
                               (self.run_id, task, seqno)).fetchone()
         return row[0] if row else None

@@ -1,9 +1,10 @@
 """kappa runtime, task side: the coordinator API used by handler.py, and the machinery that
 compiled code uses to pause (unwind the stack into a chain of continuations) and resume.
 
-Standard library only; CPython 3.9+. Importing `rt` needs no environment: outside a
-coordinator, calls run on an in-process scheduler (`rt.local`), so compiled modules can be
-imported, tested and benchmarked directly.
+Standard library only; CPython 3.9+. The task side never imports the coordinator
+(`kappa_coordinator`): a worker needs only `rt`. `rt.run` is the one way in, for running a
+compiled module in one interpreter (tests, benchmarks): it imports the in-process coordinator
+(`kappa_coordinator.inprocess`) when called.
 """
 
 __all__ = [
@@ -23,10 +24,10 @@ __all__ = [
     "run",
 ]
 
-PROTOCOL_VERSION = 2
-
 import sys as _sys
 import time as _time
+
+from rt import protocol
 
 
 class _Policy:
@@ -200,7 +201,7 @@ class Future:
         if self.outcome is not None:
             return self.outcome.get()
         try:
-            return _call("wait", self)
+            return _call(protocol.WAIT, self)
         except Unwind as unwind:
             # The one API function that runs after its call: the future keeps the outcome.
             unwind.push(Future._waited, {}, self)
@@ -243,11 +244,11 @@ class Queue:
 
     def enqueue(self, *objs):
         """Appends objects in order; blocks while the queue is full."""
-        return _call("enqueue", self, objs)
+        return _call(protocol.ENQUEUE, self, objs)
 
     def dequeue(self):
         """Removes and returns the oldest object; blocks while the queue is empty."""
-        return _call("dequeue", self)
+        return _call(protocol.DEQUEUE, self)
 
     def __reduce__(self):
         return (Queue, (self.queue,))
@@ -268,7 +269,7 @@ def checkpoint():
     """Takes a checkpoint, and returns once the coordinator has stored it: a worker that dies
     after this call resumes the task after it, never before (the barrier to put before effects
     outside the run). Code after it may run again until the task's next checkpoint."""
-    return _call("checkpoint")
+    return _call(protocol.CHECKPOINT)
 
 
 pause = checkpoint
@@ -279,43 +280,43 @@ def maybe_pause():
     `_Policy`)."""
     if not policy.due():
         return None
-    return _call("maybe_pause")
+    return _call(protocol.MAYBE_PAUSE)
 
 
 def spawn(f, args=(), *, awaits=(), name=None, blocking=False):
     """Runs `f(*args)` as a new task and returns its future (its result if `blocking`).
     Futures among `args` are resolved first; `awaits` are futures to wait for too."""
-    return _call("spawn", f, tuple(args), tuple(awaits), name, None, bool(blocking))
+    return _call(protocol.SPAWN, f, tuple(args), tuple(awaits), name, None, bool(blocking))
 
 
 def spawn_many(f, args=(), copies=1, *, awaits=(), name=None, blocking=False):
     """Runs `copies` tasks `f(*args)`; returns their futures (their results if `blocking`)."""
-    return _call("spawn", f, tuple(args), tuple(awaits), name, int(copies), bool(blocking))
+    return _call(protocol.SPAWN, f, tuple(args), tuple(awaits), name, int(copies), bool(blocking))
 
 
 
 def map_spawn(f, elems, *, extra_args=(), awaits=(), name=None):
     """Runs one task `f(elem, *extra_args)` per element; returns their futures."""
-    return _call("map_spawn", f, list(elems), tuple(extra_args), tuple(awaits), name)
+    return _call(protocol.MAP_SPAWN, f, list(elems), tuple(extra_args), tuple(awaits), name)
 
 
 def create_queue(max_size=0, *, maxsize=None):
     """A new queue holding at most `max_size` objects (0: unbounded)."""
     if maxsize is not None:
         max_size = maxsize
-    return _call("create_queues", int(max_size), None)
+    return _call(protocol.CREATE_QUEUES, int(max_size), None)
 
 
 def create_queues(max_size=0, copies=1, *, maxsize=None):
     """`copies` new queues."""
     if maxsize is not None:
         max_size = maxsize
-    return _call("create_queues", int(max_size), int(copies))
+    return _call(protocol.CREATE_QUEUES, int(max_size), int(copies))
 
 
 def exit(ret=None):  # noqa: A001 - Kappa's name
     """Ends this task with result `ret`."""
-    return _call("exit", ret)
+    return _call(protocol.EXIT, ret)
 
 
 exit_process = exit
@@ -328,8 +329,8 @@ def on_coordinator(f):
 
 
 def run(f, *args):
-    """Runs `f(*args)` as the first task of a run on the in-process scheduler and returns its
-    result (raises its error)."""
-    from rt import local
+    """Runs `f(*args)` as the first task of a run on the in-process coordinator and returns its
+    result (raises its error). Needs `kappa_coordinator` (in every bundle)."""
+    from kappa_coordinator import inprocess
 
-    return local.Scheduler().run(f, args)
+    return inprocess.Scheduler().run(f, args)

@@ -117,11 +117,14 @@ def is_tail_call(code, offset):
 
 def check(unwind):
     """The first frame `unwind` passed that cannot be resumed, as `(frame, line)`, or None.
-    An `exit` is never resumed (the task ends there), so any frame may pass it."""
+    Called by whoever caught it at the top (a worker, the in-process coordinator): the first
+    frame of its traceback is that catcher's, which the unwind did not pass. An `exit` is never
+    resumed (the task ends there), so any frame may pass it."""
     if unwind.request.kind == "exit":
         return None
     saved = {id(frame) for frame in unwind.saved_frames}
     tb = unwind.__traceback__
+    tb = tb.tb_next if tb is not None else None
     while tb is not None:
         frame = tb.tb_frame
         code = frame.f_code

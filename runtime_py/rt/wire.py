@@ -22,8 +22,10 @@ import re
 import sys
 import types
 
-from kappa_coordinator.state import pipelined_reply
 from rt import Future, Outcome, Queue
+from rt.protocol import (
+    CREATE_QUEUES, DEQUEUE, DURABLE, ENQUEUE, EXIT, MAIN, MAP_SPAWN, SPAWN, WAIT, pipelined_reply,
+)
 
 PROTOCOL = pickle.HIGHEST_PROTOCOL
 
@@ -1077,7 +1079,7 @@ def _future_ids(values):
 
 
 def new_ids(task_id, seqno, count, single):
-    """The ids of what call `seqno` of task `task_id` creates (see kappa_coordinator.state)."""
+    """The ids of what call `seqno` of task `task_id` creates (see rt.protocol)."""
     if single:
         return ["%s.%d" % (task_id, seqno)]
     return ["%s.%d.%d" % (task_id, seqno, i) for i in range(count)]
@@ -1097,17 +1099,17 @@ def to_call(request, task_id, seqno):
 
 def _call_of(request, task_id, seqno):
     kind, args = request.kind, request.args
-    if kind in ("checkpoint", "maybe_pause"):
+    if kind in DURABLE:
         return {"kind": kind}
-    if kind == "exit":
-        call = {"kind": "exit", "value": dumps(args[0])}
-        if task_id == "0":
+    if kind == EXIT:
+        call = {"kind": EXIT, "value": dumps(args[0])}
+        if task_id == MAIN:
             call["json"], call["json_error"] = result_json(args[0])
         return call
-    if kind == "spawn":
+    if kind == SPAWN:
         f, fargs, awaits, name, copies, blocking = args
         return {
-            "kind": "spawn",
+            "kind": SPAWN,
             "ids": new_ids(task_id, seqno, copies or 1, copies is None),
             "start": dumps((f, fargs)),
             "inputs": _future_ids(fargs),
@@ -1117,11 +1119,11 @@ def _call_of(request, task_id, seqno):
             "blocking": blocking,
             "on_coordinator": bool(getattr(f, "on_coordinator", False)),
         }
-    if kind == "map_spawn":
+    if kind == MAP_SPAWN:
         f, elems, extra_args, awaits, name = args
         calls = [(elem,) + tuple(extra_args) for elem in elems]
         return {
-            "kind": "map_spawn",
+            "kind": MAP_SPAWN,
             "ids": new_ids(task_id, seqno, len(calls), False),
             "starts": [dumps((f, c)) for c in calls],
             "inputs": [_future_ids(c) for c in calls],
@@ -1129,19 +1131,19 @@ def _call_of(request, task_id, seqno):
             "name": name,
             "on_coordinator": bool(getattr(f, "on_coordinator", False)),
         }
-    if kind == "wait":
-        return {"kind": "wait", "future": args[0].task}
-    if kind == "create_queues":
+    if kind == WAIT:
+        return {"kind": WAIT, "future": args[0].task}
+    if kind == CREATE_QUEUES:
         return {
-            "kind": "create_queues",
+            "kind": CREATE_QUEUES,
             "ids": new_ids(task_id, seqno, args[1] or 1, args[1] is None),
             "max_size": args[0],
             "copies": args[1],
         }
-    if kind == "enqueue":
-        return {"kind": "enqueue", "queue": args[0].queue, "items": [dumps(o) for o in args[1]]}
-    if kind == "dequeue":
-        return {"kind": "dequeue", "queue": args[0].queue}
+    if kind == ENQUEUE:
+        return {"kind": ENQUEUE, "queue": args[0].queue, "items": [dumps(o) for o in args[1]]}
+    if kind == DEQUEUE:
+        return {"kind": DEQUEUE, "queue": args[0].queue}
     raise ValueError("unknown coordinator call %r" % (kind,))
 
 

@@ -4,7 +4,7 @@ messages to it on the file descriptor given as the first argument; the tasks' ow
 to stdout and stderr, which the coordinator labels with the task.
 
     python3 -m rt.worker FD          (in the bundle directory; the coordinator starts it with
-                                      kappa_coordinator.local.WORKER_BOOTSTRAP instead)
+                                      kappa_coordinator.backend.WORKER_BOOTSTRAP instead)
 """
 
 import json
@@ -14,10 +14,9 @@ import sys
 import time
 import traceback
 
-from kappa_coordinator import lifetime, protocol
 import rt
-from rt import Unwind, resume, soundness, wire
-from rt.local import unpicklable_variable
+from rt import Unwind, lifetime, protocol, resume, soundness, wire
+from rt.manifest import Manifest, unpicklable_variable
 
 # How long after its last checkpoint a task may go on past a `wait` on a finished future, or a
 # call whose answer it knows, without taking a new checkpoint: the most work a restarted task
@@ -27,75 +26,6 @@ CHECKPOINT_WINDOW = 0.02
 
 class WorkerExit(SystemExit):
     """The worker itself ends (told to stop, or the protocol broke): never a task's error."""
-
-
-class Manifest:
-    """The bundle's manifest: where resume points are, and the line map for tracebacks."""
-
-    def __init__(self, directory):
-        try:
-            with open(os.path.join(directory, "kappa-manifest.json")) as f:
-                data = json.load(f)
-        except (OSError, ValueError):
-            data = {}
-        self.line_map = data.get("line_map", [])
-        self.points = {p["continuation"].rsplit(".", 1)[-1]: p for p in data.get("resume_points", [])}
-        self.directory = os.path.abspath(directory)
-        self.handler = os.path.join(self.directory, "handler.py")
-        try:
-            with open(os.path.join(directory, "kappa-source", "handler.py"), encoding="utf-8") as f:
-                self.source_lines = f.read().splitlines()
-        except OSError:
-            self.source_lines = []
-
-    def user_line(self, filename, line):
-        """`(filename, line)` of the user's code for a line of the bundle's files."""
-        path = os.path.abspath(filename)
-        if path == self.handler and 0 < line <= len(self.line_map):
-            return "handler.py", self.line_map[line - 1]
-        if path.startswith(self.directory + os.sep):
-            return os.path.relpath(path, self.directory), line  # the app's own file
-        return filename, line
-
-    def where(self, frame):
-        point = self.points.get(getattr(frame.continuation, "__name__", ""))
-        return "handler.py line %d" % point["line"] if point else None
-
-    def paused_at(self, frames):
-        """Where the innermost of the app's frames paused (the runtime's own frames, such as
-        `Future.wait`'s, have no place in handler.py)."""
-        return next((w for w in map(self.where, frames) if w), None)
-
-    def format_exception(self, error):
-        """A traceback whose handler.py lines are the user's, not the generated ones."""
-        lines = []
-        for entry in traceback.extract_tb(error.__traceback__):
-            runtime = entry.filename.replace("\\", "/")
-            if "/rt/" in runtime or "/kappa_coordinator/" in runtime:
-                continue
-            filename, lineno = self.user_line(entry.filename, entry.lineno)
-            text = entry.line
-            if filename == "handler.py" and 0 < lineno <= len(self.source_lines):
-                text = self.source_lines[lineno - 1]
-            lines.append('  File "%s", line %d, in %s\n' % (filename, lineno, _function_name(entry.name)))
-            if text:
-                lines.append("    %s\n" % text.strip())
-        if lines:
-            lines.insert(0, "Traceback (most recent call last):\n")
-        if isinstance(error, SyntaxError) and error.filename:
-            error.filename, _ = self.user_line(error.filename, error.lineno or 0)
-        lines.extend(traceback.format_exception_only(type(error), error))
-        child = getattr(error, "kappa_child_traceback", None)
-        if child:
-            lines.append("\nraised in a spawned task:\n" + child)
-        return "".join(lines)
-
-
-def _function_name(name):
-    """`_kappa_fib_c3` runs part of `fib`."""
-    if name.startswith("_kappa_"):
-        return name[len("_kappa_"):].rsplit("_", 1)[0]
-    return name
 
 
 class Worker:
@@ -222,7 +152,7 @@ class Worker:
                 try:
                     checkpoint = wire.dumps(frames)
                 except Exception as error:
-                    problem = next((p for p in (unpicklable_variable(f, self.manifest.where) for f in frames) if p), str(error))
+                    problem = next((p for p in (unpicklable_variable(f, self.manifest) for f in frames) if p), str(error))
                     self.fail(task, RuntimeError("cannot checkpoint: " + problem))
                     return
                 self.send({

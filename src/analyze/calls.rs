@@ -548,29 +548,6 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
     /// `open(...)`, `threading.Lock()`, `socket.socket(...)` and the like: objects that the
     /// standard `pickle` refuses, so a checkpoint holding one fails.
     fn is_unpicklable_resource(&self, expr: &'a Expr) -> bool {
-        const BUILTINS: &[&str] = &["open"];
-        const MODULE_FUNCTIONS: &[(&str, &str)] = &[
-            ("threading", "Lock"),
-            ("threading", "RLock"),
-            ("threading", "Condition"),
-            ("threading", "Semaphore"),
-            ("threading", "BoundedSemaphore"),
-            ("socket", "socket"),
-            ("socket", "create_connection"),
-            ("sqlite3", "connect"),
-            ("tempfile", "TemporaryFile"),
-            ("tempfile", "NamedTemporaryFile"),
-            ("tempfile", "SpooledTemporaryFile"),
-            ("io", "open"),
-            ("gzip", "open"),
-            ("bz2", "open"),
-            ("lzma", "open"),
-            ("zipfile", "ZipFile"),
-            ("tarfile", "open"),
-            ("subprocess", "Popen"),
-            ("multiprocessing", "Pool"),
-            ("urllib.request", "urlopen"),
-        ];
         let call = match expr {
             Expr::Call(call) => call,
             // A variable assigned one earlier (in its own scope or at module level: modules are
@@ -583,7 +560,7 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
         };
         match &*call.func {
             Expr::Name(name) => {
-                BUILTINS.contains(&name.id.as_str())
+                crate::knowledge::UNPICKLABLE_BUILTINS.contains(&name.id.as_str())
                     && self.resolve(name.id.as_str()) == Resolved::Builtin
             }
             Expr::Attribute(attribute) => {
@@ -597,7 +574,7 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                 };
                 imported
                     && module.is_some_and(|m| {
-                        MODULE_FUNCTIONS
+                        crate::knowledge::UNPICKLABLE_MODULE_FUNCTIONS
                             .iter()
                             .any(|(mm, f)| *mm == m && *f == attribute.attr.id.as_str())
                     })
@@ -899,7 +876,7 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
             return None;
         };
         let name = name.id.as_str();
-        if !crate::transform::lower::DRAINING_BUILTINS.contains(&name)
+        if !crate::knowledge::DRAINING_BUILTINS.contains(&name)
             || self.resolve(name) != Resolved::Builtin
             || self.comprehension_names.contains(&name)
         {

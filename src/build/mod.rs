@@ -29,7 +29,18 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         "rt/__init__.py",
         include_str!("../../runtime_py/rt/__init__.py"),
     ),
-    ("rt/local.py", include_str!("../../runtime_py/rt/local.py")),
+    (
+        "rt/lifetime.py",
+        include_str!("../../runtime_py/rt/lifetime.py"),
+    ),
+    (
+        "rt/manifest.py",
+        include_str!("../../runtime_py/rt/manifest.py"),
+    ),
+    (
+        "rt/protocol.py",
+        include_str!("../../runtime_py/rt/protocol.py"),
+    ),
     (
         "rt/soundness.py",
         include_str!("../../runtime_py/rt/soundness.py"),
@@ -48,26 +59,38 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         include_str!("../../runtime_py/kappa_coordinator/__main__.py"),
     ),
     (
-        "kappa_coordinator/lifetime.py",
-        include_str!("../../runtime_py/kappa_coordinator/lifetime.py"),
+        "kappa_coordinator/backend.py",
+        include_str!("../../runtime_py/kappa_coordinator/backend.py"),
     ),
     (
-        "kappa_coordinator/local.py",
-        include_str!("../../runtime_py/kappa_coordinator/local.py"),
+        "kappa_coordinator/chaos.py",
+        include_str!("../../runtime_py/kappa_coordinator/chaos.py"),
     ),
     (
-        "kappa_coordinator/protocol.py",
-        include_str!("../../runtime_py/kappa_coordinator/protocol.py"),
+        "kappa_coordinator/coordinator.py",
+        include_str!("../../runtime_py/kappa_coordinator/coordinator.py"),
+    ),
+    (
+        "kappa_coordinator/inprocess.py",
+        include_str!("../../runtime_py/kappa_coordinator/inprocess.py"),
+    ),
+    (
+        "kappa_coordinator/state.py",
+        include_str!("../../runtime_py/kappa_coordinator/state.py"),
     ),
     (
         "kappa_coordinator/store.py",
         include_str!("../../runtime_py/kappa_coordinator/store.py"),
     ),
     (
-        "kappa_coordinator/state.py",
-        include_str!("../../runtime_py/kappa_coordinator/state.py"),
+        "kappa_coordinator/terminal.py",
+        include_str!("../../runtime_py/kappa_coordinator/terminal.py"),
     ),
 ];
+
+/// The version of docs/protocol.md the embedded runtime speaks (`VERSION` in `rt/protocol.py`,
+/// which a test compares), written into every manifest.
+pub const PROTOCOL_VERSION: u32 = 2;
 
 pub const MANIFEST: &str = "kappa-manifest.json";
 
@@ -103,6 +126,9 @@ struct Manifest<'a> {
     source_sha256: String,
     target_version: String,
     resume_points: &'a [ResumePoint],
+    /// Each function kappac generated: `{name, qualname}` of the user's function it runs part
+    /// of.
+    functions: &'a BTreeMap<String, crate::transform::emit::UserFunction>,
     /// `line_map[i]` is the line of the original handler.py that line `i + 1` came from.
     line_map: &'a [u32],
     /// Every other file of the bundle with its SHA-256: what a later build may delete.
@@ -236,12 +262,13 @@ pub fn build(
     let manifest = Manifest {
         kappac_bundle: BUNDLE_FORMAT,
         kappac_version: env!("CARGO_PKG_VERSION"),
-        protocol_version: 2,
+        protocol_version: PROTOCOL_VERSION,
         entry: "handler.handler",
         source: "handler.py",
         source_sha256: sha256_hex(file.text.as_bytes()),
         target_version: options.target.to_string(),
         resume_points: &transformed.resume_points,
+        functions: &transformed.functions,
         line_map: &transformed.line_map,
         files: listed,
     };
@@ -395,4 +422,51 @@ fn is_bundle_zip(path: &Path) -> bool {
         .ok()
         .and_then(|file| zip::ZipArchive::new(file).ok())
         .is_some_and(|archive| archive.index_for_name(MANIFEST).is_some())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every file of `runtime_py/` is in the bundle, and nothing else.
+    #[test]
+    fn runtime_files_are_the_runtime_py_directory() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("runtime_py");
+        let mut on_disk: Vec<String> = walkdir::WalkDir::new(&root)
+            .into_iter()
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_file() && e.path().extension().is_some_and(|x| x == "py"))
+            .filter_map(|e| {
+                let relative = e
+                    .path()
+                    .strip_prefix(&root)
+                    .ok()?
+                    .to_string_lossy()
+                    .into_owned();
+                Some(if relative == "bundle_main.py" {
+                    "__main__.py".to_owned()
+                } else {
+                    relative
+                })
+            })
+            .collect();
+        on_disk.sort();
+        let mut embedded: Vec<String> =
+            RUNTIME_FILES.iter().map(|(p, _)| (*p).to_owned()).collect();
+        embedded.sort();
+        assert_eq!(embedded, on_disk);
+    }
+
+    #[test]
+    fn protocol_version_is_the_runtimes() {
+        let protocol = RUNTIME_FILES
+            .iter()
+            .find(|(path, _)| *path == "rt/protocol.py")
+            .map(|(_, text)| *text)
+            .unwrap_or_default();
+        assert!(
+            protocol.contains(&format!("\nVERSION = {PROTOCOL_VERSION}\n")),
+            "rt/protocol.py and build::PROTOCOL_VERSION disagree"
+        );
+    }
 }

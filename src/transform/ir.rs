@@ -6,6 +6,32 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, Stmt};
 use ruff_text_size::TextRange;
 
+/// What a variable kappac introduces holds. Recorded where the variable is made and written to
+/// the manifest with each resume point where it is live, so that the runtime can name it in the
+/// user's terms without reading the generated name.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CompilerVariable {
+    /// A value computed before a pause point: part of an expression on the pause's line.
+    Temporary,
+    /// A comprehension's own variable, renamed so that it cannot clash with the function's.
+    ComprehensionVariable { name: String },
+    /// The iterator of the `for` loop or comprehension on `line`.
+    Iterator { line: u32 },
+    /// The context manager of the `with` statement on `line`.
+    WithManager { line: u32 },
+    /// That manager's bound `__exit__`.
+    WithExit { line: u32 },
+    /// Whether, and with which exception, that `with` block is being left.
+    WithState { line: u32 },
+    /// The exception caught by the `except` clause on `line`.
+    CaughtException { line: u32 },
+    /// How the `try` statement on `line`, whose `finally` pauses, is being left.
+    FinallyState { line: u32 },
+    /// Which way a loop kappac made around the statement on `line` is being left.
+    JumpState { line: u32 },
+}
+
 /// A `for` or `while` loop's parts: the expressions it evaluates (target and iterable, or
 /// test), its body, where `break` and `continue` are its own, and its `else` block, where they
 /// belong to the loop around it. `None` for other statements.
@@ -72,10 +98,11 @@ pub enum Node<'a> {
     /// A user statement without pause points, copied verbatim.
     Plain(&'a Stmt),
     /// A generated simple statement (a spilled temporary, the rest of a flattened statement).
-    /// `returns` marks a `return` statement.
+    /// `returned` marks a `return` statement: the value it returns (`None` for a bare
+    /// `return`).
     Line {
         code: Code,
-        returns: bool,
+        returned: Option<Option<Code>>,
         origin: TextRange,
     },
     /// A generated `break` / `continue` (from a flattened `while` test).

@@ -29,8 +29,8 @@ struct LoopTargets {
     next: Live,
 }
 
-/// Computes liveness; only names in `locals` (the function's own variables and kappac's
-/// temporaries) are ever live.
+/// Computes liveness; only names in `locals` (the function's own variables and the variables
+/// the lowering made) are ever live.
 pub fn compute(body: &[Node<'_>], locals: &FxHashSet<String>, end: &Live) -> Liveness {
     let mut analysis = Analysis {
         locals,
@@ -49,7 +49,7 @@ impl Analysis<'_> {
     fn keep<'n>(&self, names: impl IntoIterator<Item = &'n String>) -> Live {
         names
             .into_iter()
-            .filter(|n| self.locals.contains(*n) || n.starts_with("_kappa_"))
+            .filter(|n| self.locals.contains(*n))
             .cloned()
             .collect()
     }
@@ -119,8 +119,8 @@ impl Analysis<'_> {
                 live.extend(exceptional);
                 live
             }
-            Node::Line { code, returns, .. } => {
-                let mut live = if *returns { Live::new() } else { out };
+            Node::Line { code, returned, .. } => {
+                let mut live = if returned.is_some() { Live::new() } else { out };
                 for def in &code.defs {
                     live.remove(def);
                 }

@@ -16,6 +16,7 @@ use ruff_python_ast::{ModModule, Stmt, StmtFunctionDef};
 use ruff_python_parser::Parsed;
 use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::FxHashSet;
+use std::collections::BTreeMap;
 
 use crate::analyze::scopes::{FunctionId, FunctionNode, Resolved, ScopeId};
 use crate::analyze::Analysis;
@@ -32,6 +33,8 @@ pub struct Transformed {
     /// For each line of `text` (0-based index), the 1-based line of handler.py it came from.
     pub line_map: Vec<u32>,
     pub resume_points: Vec<ResumePoint>,
+    /// Every generated function, with the user's function it runs part of.
+    pub functions: BTreeMap<String, emit::UserFunction>,
 }
 
 /// Transforms a module that checked clean. Constructs the transform cannot compile (yet) are
@@ -70,10 +73,12 @@ pub fn transform(
             InnerFunction {
                 plan: FunctionPlan {
                     name: inner_name(file, function, def),
+                    qualname: function.qualname.clone(),
                     owner_prefix: String::new(),
                     receiver: None,
                     is_init: false,
                     def,
+                    variables: lowered.variables,
                 },
                 body: lowered.body,
                 liveness: lowered.liveness,
@@ -84,7 +89,13 @@ pub fn transform(
             }
         })
         .collect();
-    let mut out = Output::new(file, string_line_starts(parsed, &file.text), unit, &inner);
+    let mut out = Output::new(
+        file,
+        string_line_starts(parsed, &file.text),
+        unit,
+        &inner,
+        emit::emit_inner_function,
+    );
     let mut module = ModuleEmitter {
         file,
         analysis,
@@ -113,6 +124,7 @@ pub fn transform(
         text: out.text,
         line_map: out.line_map,
         resume_points: module.resume_points,
+        functions: out.functions,
     })
 }
 
@@ -189,7 +201,7 @@ impl<'a> ModuleEmitter<'_, 'a> {
         *at = end;
         while !out.pending.is_empty() {
             let index = out.pending.remove(0);
-            let mut points = out.inner_continuations(index);
+            let mut points = emit::inner_continuations(out, index);
             let def = inner[index].plan.def;
             if let Some(id) = self.analysis.scopes.function_at(def.range.start()) {
                 for point in &mut points {
@@ -284,10 +296,12 @@ impl<'a> ModuleEmitter<'_, 'a> {
         self.errors.extend(lowered.errors);
         let plan = FunctionPlan {
             name: function.name.to_owned(),
+            qualname: function.qualname.clone(),
             owner_prefix,
             receiver: function.receiver.map(str::to_owned),
             is_init: function.class.is_some() && function.name == "__init__",
             def,
+            variables: lowered.variables,
         };
         let (body, liveness) = (lowered.body, lowered.liveness);
         let mut emitter = FunctionEmitter::new(out, &plan, &liveness);
@@ -312,6 +326,7 @@ struct Lowered<'a> {
     def: &'a StmtFunctionDef,
     body: Vec<ir::Node<'a>>,
     liveness: liveness::Liveness,
+    variables: BTreeMap<String, ir::CompilerVariable>,
     errors: Vec<Diagnostic>,
 }
 
@@ -324,7 +339,7 @@ fn lower_function<'a>(
     next_resume_point: &mut u32,
 ) -> Lowered<'a> {
     let function = analysis.scopes.function(id);
-    let (def, body, errors) = lower_body(
+    let (def, body, variables, errors) = lower_body(
         file,
         analysis,
         id,
@@ -337,11 +352,13 @@ fn lower_function<'a>(
     let mut locals: FxHashSet<String> = function.locals.keys().map(|k| (*k).to_owned()).collect();
     locals.extend(function.params.all().map(str::to_owned));
     locals.extend(free_variables(analysis, id, def));
+    locals.extend(variables.keys().cloned());
     let liveness = liveness::compute(&body, &locals, &Live::new());
     Lowered {
         def,
         body,
         liveness,
+        variables,
         errors,
     }
 }
@@ -355,7 +372,12 @@ fn lower_body<'a>(
     pause_calls: &FxHashSet<(TextSize, TextSize)>,
     pause_starts: &[TextSize],
     next_resume_point: &mut u32,
-) -> (&'a StmtFunctionDef, Vec<ir::Node<'a>>, Vec<Diagnostic>) {
+) -> (
+    &'a StmtFunctionDef,
+    Vec<ir::Node<'a>>,
+    BTreeMap<String, ir::CompilerVariable>,
+    Vec<Diagnostic>,
+) {
     let function = analysis.scopes.function(id);
     let FunctionNode::Def(def) = function.node else {
         unreachable!("only `def` functions are lowered")
@@ -373,7 +395,7 @@ fn lower_body<'a>(
         .into_iter()
         .map(unsupported_diagnostic)
         .collect();
-    (def, body, errors)
+    (def, body, lowerer.variables, errors)
 }
 
 /// Names a function reads from enclosing functions (at any depth of its body).

@@ -78,7 +78,7 @@ def _import_bundle(build):
     sys.path.insert(0, build)
     os.chdir(build)
     import handler
-    from rt import local
+    from kappa_coordinator import inprocess as local
 
     return handler, local
 

@@ -1,4 +1,4 @@
-"""`--chaos kill=P,seed=S` (runtime_py/kappa_coordinator/local.py, class Chaos): each decision
+"""`--chaos kill=P,seed=S` (runtime_py/kappa_coordinator/chaos.py, class Chaos): each decision
 depends only on the seed and on what is decided, and chaos kills a task at most MAX_KILLS times
 before it reaches a new checkpoint.
 
@@ -11,7 +11,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime_py"))
 
-from kappa_coordinator.local import Chaos  # noqa: E402
+from kappa_coordinator.chaos import Chaos  # noqa: E402
 
 
 class ChaosTests(unittest.TestCase):

@@ -14,7 +14,7 @@ import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime_py"))
 
-from kappa_coordinator.store import Store, StoreError  # noqa: E402
+from kappa_coordinator.store import SqliteStore as Store, StoreError  # noqa: E402
 
 
 class _Trap:

@@ -1,13 +1,13 @@
-"""The in-process runner: every task of a run in this interpreter, one at a time, each until its
-next coordinator call, on the same run state a process coordinator uses
-(`kappa_coordinator.state`). Arguments, results and queue items are pickled between tasks as
+"""The in-process coordinator (`rt.run`): every task of a run in this interpreter, one at a
+time, each until its next coordinator call, on the same run state the process coordinator uses
+(`state.py`). Arguments, results and queue items are pickled between tasks as
 they would be between processes. The whole runner pickles, so a run can be stopped after any
 coordinator call and continued in a fresh interpreter (the tests do)."""
 
-import re
-
-from kappa_coordinator.state import MAIN, State
+from kappa_coordinator.state import State
 from rt import Unwind, resume, soundness, wire
+from rt.manifest import Manifest, unpicklable_variable
+from rt.protocol import MAIN
 
 
 class CheckpointError(Exception):
@@ -106,43 +106,7 @@ class Scheduler:
     def _find_unpicklable(self):
         for task_id, frames in sorted(self.frames.items()):
             for frame in frames:
-                problem = unpicklable_variable(frame)
+                problem = unpicklable_variable(frame, Manifest.of_function(frame.continuation))
                 if problem:
                     return "cannot checkpoint task %s: %s" % (task_id, problem)
         return None
-
-
-def _describe(name):
-    """What a live variable is, in the user's terms."""
-    with_line = re.match(r"_kappa_w(\d+)_", name)
-    if with_line:
-        # The manager itself first: its bound `__exit__` (a method_descriptor for a lock) fails
-        # with it, and says less.
-        rank = 0 if name.endswith("_mgr") else 0.5
-        return rank, "the context manager of the `with` statement on line %s" % with_line.group(1)
-    if name.startswith("_kappa_it"):
-        return 2, "the iterator of a `for` loop"
-    if name.startswith("_kappa_"):
-        return 3, "a value computed before the pause (part of an expression on that line)"
-    return 1, "variable `%s`" % name
-
-
-def unpicklable_variable(frame, where=None):
-    """Why a frame's live variables cannot be saved, naming the variable (a `with` manager
-    first, then the user's variables, then kappac's temporaries), or None."""
-    problems = []
-    for name, value in frame.variables.items():
-        try:
-            wire.dumps(value)
-        except Exception as error:
-            rank, what = _describe(name)
-            problems.append((rank, name, what, value, error))
-    if not problems:
-        return None
-    _, _, what, value, error = min(problems, key=lambda p: (p[0], p[1]))
-    function = getattr(frame.continuation, "__name__", "?")
-    # `_kappa_<function>_c<n>` is the continuation of `<function>`.
-    function = function[len("_kappa_"):].rsplit("_c", 1)[0] if function.startswith("_kappa_") else function
-    place = where(frame) if where else None
-    return "%s (a %s) in `%s`%s is live across a pause point and cannot be pickled (%s); close or drop it before the pause, or recreate it after" % (
-        what, type(value).__name__, function, " at %s" % place if place else "", error)
