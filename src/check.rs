@@ -9,16 +9,13 @@ use walkdir::WalkDir;
 use crate::analyze::Analysis;
 use crate::codes::Code;
 use crate::diagnostics::{self, Diagnostic, Label};
-use crate::parse::{self, TargetVersion};
+use crate::parse;
 use crate::render::FileReport;
 use crate::source::SourceFile;
 use crate::suppression::Suppressions;
 use crate::transform::Transformed;
 
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CheckOptions {
-    pub target: TargetVersion,
-}
+pub use crate::pipeline::CheckOptions;
 
 /// A path that could not be checked at all (missing, unreadable, not an app).
 #[derive(Debug)]
@@ -32,30 +29,7 @@ pub struct PathError {
 pub fn check_handler_source(file: &SourceFile, options: CheckOptions) -> Vec<Diagnostic> {
     let parsed = parse::parse(file, options.target);
     let analysis = Analysis::new(parsed.module());
-    handler_diagnostics(file, &parsed, &analysis)
-}
-
-/// Every diagnostic of a parsed and analyzed handler, sorted: syntax, analyses, and the
-/// positions the transform cannot compile (K037). `check` reports exactly these, and `emit`,
-/// `build` and `run` refuse to transform a handler that has an error among them.
-pub fn handler_diagnostics(
-    file: &SourceFile,
-    parsed: &parse::ParsedModule,
-    analysis: &Analysis<'_>,
-) -> Vec<Diagnostic> {
-    let mut diagnostics = parsed.diagnostics.clone();
-    if parsed.too_deep {
-        return diagnostics;
-    }
-    diagnostics.extend(analysis.diagnostics(file));
-    diagnostics.extend(crate::transform::unsupported_positions(
-        file,
-        parsed.module(),
-        analysis,
-    ));
-    Suppressions::of(file, parsed.parsed.tokens()).apply(file, &mut diagnostics);
-    diagnostics::sort(&mut diagnostics);
-    diagnostics
+    crate::pipeline::handler_diagnostics(file, &parsed, &analysis)
 }
 
 /// Checks a helper module of an app: only coordinator calls matter (K050), since it is not
@@ -135,7 +109,7 @@ fn read_and_check(
         (None, Role::Helper) => (check_helper_source(&file, options), None),
         (None, Role::Handler) => (check_handler_source(&file, options), None),
         (None, Role::CompiledHandler) => {
-            let compilation = crate::transform::compile(&file, options);
+            let compilation = crate::pipeline::compile(&file, options);
             (compilation.diagnostics, compilation.transformed)
         }
     };

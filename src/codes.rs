@@ -3,7 +3,23 @@
 
 use serde::{Serialize, Serializer};
 
-use crate::diagnostics::Severity;
+/// How bad a code is: an error is code kappac cannot compile; a warning, code it compiles but
+/// that may not behave as the user expects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    Error,
+    Warning,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
 
 macro_rules! codes {
     ($($variant:ident = $code:literal, $name:literal, $severity:ident, $summary:literal;)*) => {

@@ -705,7 +705,7 @@ impl<'a> Visitor<'a> for ExceptStarJumps {
         match stmt {
             Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
             Stmt::For(_) | Stmt::While(_) => {
-                if let Some((_, body, orelse)) = crate::transform::ir::loop_parts(stmt) {
+                if let Some((_, body, orelse)) = crate::knowledge::loop_parts(stmt) {
                     self.loops += 1;
                     self.visit_body(body);
                     self.loops -= 1;

@@ -1,25 +1,9 @@
 //! The diagnostic model: what every stage reports, independent of how it is rendered.
 
 use ruff_text_size::TextRange;
-use serde::Serialize;
 
 use crate::codes::Code;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Severity {
-    Error,
-    Warning,
-}
-
-impl Severity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-        }
-    }
-}
+pub use crate::codes::Severity;
 
 /// A span of the file with what it means for the diagnostic.
 #[derive(Debug, Clone, PartialEq, Eq)]

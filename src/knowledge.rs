@@ -3,7 +3,9 @@
 //! expression's parts, and which standard-library calls return objects a checkpoint cannot
 //! save. Tables and pure functions of the syntax tree; no analysis state.
 
-use ruff_python_ast::{self as ast, Expr};
+use ruff_python_ast::visitor::{self, Visitor};
+use ruff_python_ast::{self as ast, Expr, Stmt};
+use ruff_text_size::TextRange;
 
 /// Builtins that consume a generator expression passed to them completely (or, `any`/`all`,
 /// until they know the answer), right away: a pausing generator expression passed to one of them
@@ -108,3 +110,116 @@ pub const UNPICKLABLE_MODULE_FUNCTIONS: &[(&str, &str)] = &[
     ("multiprocessing", "Pool"),
     ("urllib.request", "urlopen"),
 ];
+
+/// A `for` or `while` loop's parts: the expressions it evaluates (target and iterable, or
+/// test), its body, where `break` and `continue` are its own, and its `else` block, where they
+/// belong to the loop around it. `None` for other statements.
+pub fn loop_parts(stmt: &Stmt) -> Option<(Vec<&Expr>, &[Stmt], &[Stmt])> {
+    match stmt {
+        Stmt::For(f) => Some((vec![&*f.target, &*f.iter], &f.body, &f.orelse)),
+        Stmt::While(w) => Some((vec![&*w.test], &w.body, &w.orelse)),
+        _ => None,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Jump {
+    Break,
+    Continue,
+}
+
+/// The jumps in a statement, as Python resolves them: the `break`/`continue` statements that
+/// leave it (not inside a loop of its own), its `return`s, and whether any of them leaves a
+/// `finally`, a `with` or a `try` with handlers that must see it. Nested functions and classes
+/// are not looked into. The one place that knows which loop a `break` belongs to.
+#[derive(Debug, Default)]
+pub struct JumpsLeaving {
+    /// `break`/`continue` statements that leave the statement.
+    pub jumps: Vec<(TextRange, Jump)>,
+    pub returns: Vec<TextRange>,
+    /// Whether a jump found leaves a `finally`, a `with`, or a `try` with handlers.
+    pub leaves_cleanup: bool,
+    /// Whether the statement holds a `break` or `continue` at all (leaving or not).
+    pub any_loop_jump: bool,
+    loop_depth: u32,
+    /// How many `try` bodies with handlers or `finally`, `finally`-guarded handlers and `with`
+    /// bodies are around.
+    cleanup_depth: u32,
+}
+
+impl JumpsLeaving {
+    pub fn of(stmt: &Stmt) -> JumpsLeaving {
+        let mut jumps = JumpsLeaving::default();
+        jumps.visit_stmt(stmt);
+        jumps
+    }
+
+    /// Whether a `break` or `continue` leaves the statement.
+    pub fn leaves_loop(&self) -> bool {
+        !self.jumps.is_empty()
+    }
+
+    /// Whether it holds a `return`, `break` or `continue` (leaving it or not).
+    pub fn holds_any(&self) -> bool {
+        self.any_loop_jump || !self.returns.is_empty()
+    }
+
+    fn jump(&mut self, range: TextRange, jump: Jump) {
+        self.any_loop_jump = true;
+        if self.loop_depth > 0 {
+            return;
+        }
+        self.jumps.push((range, jump));
+        if self.cleanup_depth > 0 {
+            self.leaves_cleanup = true;
+        }
+    }
+}
+
+impl<'a> Visitor<'a> for JumpsLeaving {
+    fn visit_stmt(&mut self, stmt: &'a Stmt) {
+        if let Some((_, body, orelse)) = loop_parts(stmt) {
+            self.loop_depth += 1;
+            self.visit_body(body);
+            self.loop_depth -= 1;
+            // `break`/`continue` in the `else` block leave the loop around this one.
+            self.visit_body(orelse);
+            return;
+        }
+        match stmt {
+            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
+            Stmt::Break(b) => self.jump(b.range, Jump::Break),
+            Stmt::Continue(c) => self.jump(c.range, Jump::Continue),
+            Stmt::Return(r) => self.returns.push(r.range),
+            Stmt::Try(t) if !t.finalbody.is_empty() => {
+                self.cleanup_depth += 1;
+                self.visit_body(&t.body);
+                for handler in &t.handlers {
+                    self.visit_except_handler(handler);
+                }
+                self.visit_body(&t.orelse);
+                self.cleanup_depth -= 1;
+                self.visit_body(&t.finalbody);
+            }
+            // The rest of the function must not run under this `try`'s handlers, nor inside
+            // a handler (an exception it raised would be chained to the handled one).
+            Stmt::Try(t) if !t.handlers.is_empty() => {
+                self.cleanup_depth += 1;
+                self.visit_body(&t.body);
+                for handler in &t.handlers {
+                    self.visit_except_handler(handler);
+                }
+                self.cleanup_depth -= 1;
+                self.visit_body(&t.orelse);
+            }
+            Stmt::With(w) => {
+                self.cleanup_depth += 1;
+                self.visit_body(&w.body);
+                self.cleanup_depth -= 1;
+            }
+            _ => visitor::walk_stmt(self, stmt),
+        }
+    }
+
+    fn visit_expr(&mut self, _expr: &'a Expr) {}
+}

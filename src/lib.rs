@@ -13,6 +13,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod knowledge;
 pub mod parse;
+pub mod pipeline;
 mod python_codecs;
 pub mod render;
 pub mod source;

@@ -12,9 +12,9 @@ use kappac::codes::Code;
 use kappac::config::{Config, RuleArguments};
 use kappac::diagnostics::Severity;
 use kappac::parse::TargetVersion;
+use kappac::pipeline::compile_handler;
 use kappac::render::{self, FileReport, Format};
 use kappac::source::SourceFile;
-use kappac::transform::compile_handler;
 
 const EXAMPLES: &str = "\
 Examples:

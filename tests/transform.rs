@@ -13,8 +13,8 @@ use common::pythons;
 
 use kappac::check::CheckOptions;
 use kappac::parse::TargetVersion;
+use kappac::pipeline::compile_handler;
 use kappac::source::SourceFile;
-use kappac::transform::compile_handler;
 
 const FIXTURES: &str = "tests/fixtures/transform";
 

@@ -2,9 +2,8 @@
 //! points become nodes; everything else stays a reference to the user's statement (copied
 //! verbatim when emitted).
 
-use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{Expr, Stmt};
-use ruff_text_size::TextRange;
+use ruff_python_ast::Stmt;
+use ruff_text_size::{Ranged, TextRange};
 
 /// What a variable kappac introduces holds. Recorded where the variable is made and written to
 /// the manifest with each resume point where it is live, so that the runtime can name it in the
@@ -32,49 +31,6 @@ pub enum CompilerVariable {
     JumpState { line: u32 },
 }
 
-/// A `for` or `while` loop's parts: the expressions it evaluates (target and iterable, or
-/// test), its body, where `break` and `continue` are its own, and its `else` block, where they
-/// belong to the loop around it. `None` for other statements.
-pub fn loop_parts(stmt: &Stmt) -> Option<(Vec<&Expr>, &[Stmt], &[Stmt])> {
-    match stmt {
-        Stmt::For(f) => Some((vec![&*f.target, &*f.iter], &f.body, &f.orelse)),
-        Stmt::While(w) => Some((vec![&*w.test], &w.body, &w.orelse)),
-        _ => None,
-    }
-}
-
-/// Whether a statement holds a `break` or `continue` that leaves it (one not inside a loop
-/// of its own or a nested function).
-pub fn leaves_loop(stmt: &Stmt) -> bool {
-    struct Finder {
-        depth: u32,
-        found: bool,
-    }
-    impl<'a> Visitor<'a> for Finder {
-        fn visit_stmt(&mut self, stmt: &'a Stmt) {
-            if let Some((_, body, orelse)) = loop_parts(stmt) {
-                self.depth += 1;
-                self.visit_body(body);
-                self.depth -= 1;
-                self.visit_body(orelse);
-                return;
-            }
-            match stmt {
-                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
-                Stmt::Break(_) | Stmt::Continue(_) if self.depth == 0 => self.found = true,
-                _ => visitor::walk_stmt(self, stmt),
-            }
-        }
-        fn visit_expr(&mut self, _expr: &'a Expr) {}
-    }
-    let mut finder = Finder {
-        depth: 0,
-        found: false,
-    };
-    finder.visit_stmt(stmt);
-    finder.found
-}
-
 /// An expression or statement as Python text, with the names it reads and writes.
 #[derive(Debug, Clone, Default)]
 pub struct Code {
@@ -87,11 +43,7 @@ pub struct Code {
 /// contain pause points). Unique within one function.
 pub type NodeId = u32;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Jump {
-    Break,
-    Continue,
-}
+pub use crate::knowledge::Jump;
 
 #[derive(Debug)]
 pub enum Node<'a> {
@@ -167,7 +119,47 @@ pub struct Handler<'a> {
     pub origin: TextRange,
 }
 
-impl Node<'_> {
+impl<'a> Node<'a> {
+    /// The blocks of nodes nested in this one, in order: `body`, then (for `Try`) each
+    /// handler's body, then `orelse`. A `Try`'s `finalbody` is not among them: it never pauses
+    /// (a pausing `finally` is lowered into plain nodes after the statement) and runs as it is.
+    /// Block `i` of a node is what a path through the IR means by `i`.
+    pub fn blocks(&self) -> Vec<&[Node<'a>]> {
+        match self {
+            Node::If { body, orelse, .. }
+            | Node::While { body, orelse, .. }
+            | Node::For { body, orelse, .. } => vec![body, orelse],
+            Node::Try {
+                body,
+                handlers,
+                orelse,
+                ..
+            } => {
+                let mut blocks: Vec<&[Node<'a>]> = vec![body];
+                blocks.extend(handlers.iter().map(|h| h.body.as_slice()));
+                blocks.push(orelse);
+                blocks
+            }
+            Node::Plain(_) | Node::Line { .. } | Node::Jump { .. } | Node::Pause { .. } => {
+                Vec::new()
+            }
+        }
+    }
+
+    /// The user's code the node stands for.
+    pub fn origin(&self) -> TextRange {
+        match self {
+            Node::Plain(stmt) => stmt.range(),
+            Node::Line { origin, .. }
+            | Node::Jump { origin, .. }
+            | Node::Pause { origin, .. }
+            | Node::If { origin, .. }
+            | Node::While { origin, .. }
+            | Node::For { origin, .. }
+            | Node::Try { origin, .. } => *origin,
+        }
+    }
+
     /// The id of a node that needs continuations; `None` for plain and generated lines.
     pub fn id(&self) -> Option<NodeId> {
         match self {
@@ -185,7 +177,7 @@ impl Node<'_> {
 /// loop of their own.
 pub fn nodes_leave_loop(nodes: &[Node<'_>]) -> bool {
     nodes.iter().any(|node| match node {
-        Node::Plain(stmt) => leaves_loop(stmt),
+        Node::Plain(stmt) => crate::knowledge::JumpsLeaving::of(stmt).leaves_loop(),
         Node::Jump { .. } => true,
         Node::Line { .. } | Node::Pause { .. } => false,
         Node::If { body, orelse, .. } => nodes_leave_loop(body) || nodes_leave_loop(orelse),

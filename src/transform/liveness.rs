@@ -9,7 +9,8 @@ use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{Expr, ExprContext, Stmt};
 use rustc_hash::{FxHashMap, FxHashSet};
 
-use super::ir::{loop_parts, Jump, Node, NodeId};
+use super::ir::{Jump, Node, NodeId};
+use crate::knowledge::{loop_parts, JumpsLeaving};
 
 pub type Live = BTreeSet<String>;
 
@@ -233,6 +234,7 @@ impl Analysis<'_> {
     fn plain(&mut self, stmt: &Stmt, out: Live, targets: Option<&LoopTargets>) -> Live {
         let mut names = Names::default();
         names.visit_stmt(stmt);
+        let jumps_out = || JumpsLeaving::of(stmt).leaves_loop();
         match stmt {
             Stmt::Return(_) | Stmt::Raise(_) => self.keep(&names.loads),
             Stmt::Break(_) => targets.map(|t| t.exit.clone()).unwrap_or_default(),
@@ -244,7 +246,7 @@ impl Analysis<'_> {
                 let mut live = out;
                 live.extend(self.keep(&names.loads));
                 if let Some(t) = targets {
-                    if names.jumps_out {
+                    if jumps_out() {
                         live.extend(t.exit.iter().cloned());
                         live.extend(t.next.iter().cloned());
                     }
@@ -267,7 +269,7 @@ impl Analysis<'_> {
                 let mut live = out;
                 live.extend(self.keep(&names.loads));
                 if let Some(t) = targets {
-                    if names.jumps_out {
+                    if jumps_out() {
                         live.extend(t.exit.iter().cloned());
                         live.extend(t.next.iter().cloned());
                     }
@@ -298,35 +300,16 @@ pub fn pause_ids(nodes: &[Node<'_>], out: &mut Vec<NodeId>) {
 /// Calls `f` on every pause point (`Node::Pause`) in `nodes`, at any depth, in order.
 pub fn for_each_pause<'n, 'a>(nodes: &'n [Node<'a>], f: &mut impl FnMut(&'n Node<'a>)) {
     for node in nodes {
-        match node {
-            Node::Pause { .. } => f(node),
-            Node::If { body, orelse, .. }
-            | Node::While { body, orelse, .. }
-            | Node::For { body, orelse, .. } => {
-                for_each_pause(body, f);
-                for_each_pause(orelse, f);
-            }
-            Node::Try {
-                body,
-                handlers,
-                orelse,
-                finalbody,
-                ..
-            } => {
-                for_each_pause(body, f);
-                for handler in handlers {
-                    for_each_pause(&handler.body, f);
-                }
-                for_each_pause(orelse, f);
-                for_each_pause(finalbody, f);
-            }
-            Node::Plain(_) | Node::Line { .. } | Node::Jump { .. } => {}
+        if let Node::Pause { .. } = node {
+            f(node);
+        }
+        for block in node.blocks() {
+            for_each_pause(block, f);
         }
     }
 }
 
-/// Names read and bound by a statement, and whether it holds a `break`/`continue` that leaves
-/// it (one not inside a loop of its own).
+/// Names read and bound by a statement.
 ///
 /// Names bound inside nested scopes (function bodies, lambdas, comprehensions, class bodies)
 /// are not the function's own: they count as reads only, which keeps liveness conservative.
@@ -334,8 +317,6 @@ pub fn for_each_pause<'n, 'a>(nodes: &'n [Node<'a>], f: &mut impl FnMut(&'n Node
 struct Names {
     loads: Vec<String>,
     stores: Vec<String>,
-    loop_depth: u32,
-    jumps_out: bool,
     nested_scopes: u32,
 }
 
@@ -354,31 +335,22 @@ impl<'a> Visitor<'a> for Names {
                 self.store(def.name.id.to_string());
                 crate::analyze::names::walk_def_header(self, def);
                 // Free variables of the body are read when it runs: count every name it reads.
-                let saved = self.loop_depth;
-                self.loop_depth = u32::MAX / 2;
                 self.nested_scopes += 1;
                 visitor::walk_body(self, &def.body);
                 self.nested_scopes -= 1;
-                self.loop_depth = saved;
             }
             Stmt::ClassDef(class_def) => {
                 self.store(class_def.name.id.to_string());
-                let saved = self.loop_depth;
-                self.loop_depth = u32::MAX / 2;
                 self.nested_scopes += 1;
                 visitor::walk_stmt(self, stmt);
                 self.nested_scopes -= 1;
-                self.loop_depth = saved;
             }
             Stmt::For(_) | Stmt::While(_) => {
                 if let Some((exprs, body, orelse)) = loop_parts(stmt) {
                     for expr in exprs {
                         self.visit_expr(expr);
                     }
-                    self.loop_depth += 1;
                     self.visit_body(body);
-                    self.loop_depth -= 1;
-                    // `break`/`continue` in the `else` block leave the loop around this one.
                     self.visit_body(orelse);
                 }
             }
@@ -387,11 +359,6 @@ impl<'a> Visitor<'a> for Names {
             Stmt::Nonlocal(nonlocal) => {
                 self.loads
                     .extend(nonlocal.names.iter().map(|name| name.id.to_string()));
-            }
-            Stmt::Break(_) | Stmt::Continue(_) => {
-                if self.loop_depth == 0 {
-                    self.jumps_out = true;
-                }
             }
             Stmt::AugAssign(assign) => {
                 if let Expr::Name(name) = &*assign.target {

@@ -87,7 +87,7 @@ impl FunctionEmitter<'_, '_, '_> {
             return;
         };
         let node = &nodes[step.index];
-        let at = self.origin(node_origin(node));
+        let at = self.origin(Node::origin(node));
         match (node, step.block) {
             (Node::Pause { .. }, _) => self.out.line(depth, assign, at),
             (Node::If { body, orelse, .. }, block) => {
@@ -231,7 +231,7 @@ impl FunctionEmitter<'_, '_, '_> {
     ) {
         for (index, node) in nodes.iter().enumerate() {
             let Some(id) = node.id() else { continue };
-            let at = self.origin(node_origin(node));
+            let at = self.origin(Node::origin(node));
             let rewrite = Rewrite {
                 moved_loop: loop_id.map_or(LoopTarget::Syntactic, LoopTarget::Segment),
                 in_init_continuation: self.names.plan.is_init,
@@ -314,7 +314,7 @@ impl FunctionEmitter<'_, '_, '_> {
             self.node(node, depth, rewrite);
             if let Some(next) = node.id() {
                 let tail = self.names.tail_call(Kind::Rest, next);
-                self.out.line(depth, &tail, self.origin(node_origin(node)));
+                self.out.line(depth, &tail, self.origin(Node::origin(node)));
                 return;
             }
             if ends_control_flow(node) {
@@ -361,30 +361,13 @@ pub(super) fn pause_paths(
     out: &mut Vec<Vec<PathStep>>,
 ) {
     for (index, node) in nodes.iter().enumerate() {
-        let blocks: Vec<&[Node<'_>]> = match node {
-            Node::Pause { .. } => {
-                let mut path = prefix.clone();
-                path.push(PathStep { index, block: 0 });
-                out.push(path);
-                continue;
-            }
-            Node::If { body, orelse, .. }
-            | Node::While { body, orelse, .. }
-            | Node::For { body, orelse, .. } => vec![body, orelse],
-            Node::Try {
-                body,
-                handlers,
-                orelse,
-                ..
-            } => {
-                let mut blocks: Vec<&[Node<'_>]> = vec![body];
-                blocks.extend(handlers.iter().map(|h| h.body.as_slice()));
-                blocks.push(orelse);
-                blocks
-            }
-            Node::Plain(_) | Node::Line { .. } | Node::Jump { .. } => continue,
-        };
-        for (block, nodes) in blocks.into_iter().enumerate() {
+        if let Node::Pause { .. } = node {
+            let mut path = prefix.clone();
+            path.push(PathStep { index, block: 0 });
+            out.push(path);
+            continue;
+        }
+        for (block, nodes) in node.blocks().into_iter().enumerate() {
             prefix.push(PathStep { index, block });
             pause_paths(nodes, prefix, out);
             prefix.pop();
@@ -402,46 +385,8 @@ pub(super) fn resolve_path<'n, 'a>(
     if rest.is_empty() {
         return Some(node);
     }
-    let block: &[Node<'a>] = match node {
-        Node::If { body, orelse, .. }
-        | Node::While { body, orelse, .. }
-        | Node::For { body, orelse, .. } => {
-            if step.block == 0 {
-                body
-            } else {
-                orelse
-            }
-        }
-        Node::Try {
-            body,
-            handlers,
-            orelse,
-            ..
-        } => {
-            if step.block == 0 {
-                body
-            } else if step.block <= handlers.len() {
-                &handlers[step.block - 1].body
-            } else {
-                orelse
-            }
-        }
-        _ => return None,
-    };
+    let block = *node.blocks().get(step.block)?;
     resolve_path(block, rest)
-}
-
-pub(super) fn node_origin(node: &Node<'_>) -> TextRange {
-    match node {
-        Node::Plain(stmt) => stmt.range(),
-        Node::Line { origin, .. }
-        | Node::Jump { origin, .. }
-        | Node::Pause { origin, .. }
-        | Node::If { origin, .. }
-        | Node::While { origin, .. }
-        | Node::For { origin, .. }
-        | Node::Try { origin, .. } => *origin,
-    }
 }
 
 /// `('a', 'b')` — a tuple of names as a Python literal.

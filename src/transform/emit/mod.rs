@@ -3,15 +3,12 @@
 //! survive; pausing functions get wrappers at pause points and continuation functions after
 //! them. Every output line records the user's line it came from.
 
-use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{Expr, Stmt};
+use ruff_python_ast::Stmt;
 use ruff_text_size::{Ranged, TextRange, TextSize};
 
 use std::collections::BTreeMap;
 
-use super::ir::{
-    loop_parts, nodes_leave_loop, Code, CompilerVariable, Handler, Jump, Node, NodeId,
-};
+use super::ir::{nodes_leave_loop, Code, CompilerVariable, Handler, Jump, Node, NodeId};
 use super::liveness::{Live, Liveness};
 
 mod continuations;
@@ -183,76 +180,6 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
             );
         }
     }
-}
-
-/// `break`/`continue` that leave a statement (not inside a loop of its own) and `return`s
-/// (not inside a nested function).
-#[derive(Default)]
-struct JumpFinder {
-    loop_depth: u32,
-    /// How many `try` bodies with handlers or `finally`, `finally`-guarded handlers and `with`
-    /// bodies are around.
-    cleanup_depth: u32,
-    jumps: Vec<(TextRange, Jump)>,
-    /// Whether a jump found leaves a `finally` or a `with` that must run before it.
-    jump_leaves_cleanup: bool,
-    returns: Vec<TextRange>,
-}
-
-impl JumpFinder {
-    fn jump(&mut self, range: TextRange, jump: Jump) {
-        self.jumps.push((range, jump));
-        if self.cleanup_depth > 0 {
-            self.jump_leaves_cleanup = true;
-        }
-    }
-}
-
-impl<'a> Visitor<'a> for JumpFinder {
-    fn visit_stmt(&mut self, stmt: &'a Stmt) {
-        if let Some((_, body, orelse)) = loop_parts(stmt) {
-            self.loop_depth += 1;
-            self.visit_body(body);
-            self.loop_depth -= 1;
-            self.visit_body(orelse);
-            return;
-        }
-        match stmt {
-            Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
-            Stmt::Break(b) if self.loop_depth == 0 => self.jump(b.range, Jump::Break),
-            Stmt::Continue(c) if self.loop_depth == 0 => self.jump(c.range, Jump::Continue),
-            Stmt::Return(r) => self.returns.push(r.range),
-            Stmt::Try(t) if !t.finalbody.is_empty() => {
-                self.cleanup_depth += 1;
-                self.visit_body(&t.body);
-                for handler in &t.handlers {
-                    self.visit_except_handler(handler);
-                }
-                self.visit_body(&t.orelse);
-                self.cleanup_depth -= 1;
-                self.visit_body(&t.finalbody);
-            }
-            // The rest of the function must not run under this `try`'s handlers, nor inside
-            // a handler (an exception it raised would be chained to the handled one).
-            Stmt::Try(t) if !t.handlers.is_empty() => {
-                self.cleanup_depth += 1;
-                self.visit_body(&t.body);
-                for handler in &t.handlers {
-                    self.visit_except_handler(handler);
-                }
-                self.cleanup_depth -= 1;
-                self.visit_body(&t.orelse);
-            }
-            Stmt::With(w) => {
-                self.cleanup_depth += 1;
-                self.visit_body(&w.body);
-                self.cleanup_depth -= 1;
-            }
-            _ => visitor::walk_stmt(self, stmt),
-        }
-    }
-
-    fn visit_expr(&mut self, _expr: &'a Expr) {}
 }
 
 /// Emits an inner function in its normal shape, its `def` line indented by `indent` (the

@@ -380,13 +380,12 @@ impl FunctionEmitter<'_, '_, '_> {
     /// A user statement copied verbatim, with `break`/`continue`/`return` rewritten where the
     /// code has moved out of its loop or into a continuation of `__init__`.
     pub(super) fn plain(&mut self, stmt: &Stmt, depth: usize, rewrite: Rewrite) {
-        let mut finder = JumpFinder::default();
-        finder.visit_stmt(stmt);
+        let finder = crate::knowledge::JumpsLeaving::of(stmt);
         // A tail call made inside a `try` with `finally` (or a `with`) would run the rest of
         // the function before the `finally` (or `__exit__`): leave the statement first, through
         // a one-shot loop, then make the call.
         let leave_first = match rewrite.moved_loop {
-            LoopTarget::Segment(loop_id) if finder.jump_leaves_cleanup => Some(loop_id),
+            LoopTarget::Segment(loop_id) if finder.leaves_cleanup => Some(loop_id),
             _ => None,
         };
         let jumps = match leave_first {

@@ -3,6 +3,7 @@
 
 #[allow(clippy::wildcard_imports)]
 use super::*;
+use std::collections::BTreeSet;
 
 impl<'s> Lowerer<'s> {
     /// A `try` whose `finally` block pauses: the rest of the `try` runs inside a one-shot
@@ -61,14 +62,14 @@ impl<'s> Lowerer<'s> {
             )]
         };
         self.lower_jumps -= 1;
-        let mut jumps = [false; 3];
+        let mut jumps = BTreeSet::new();
         let mut next_id = self.next_id;
         redirect_jumps(&mut without_finally, &names, &mut jumps, &mut || {
             next_id += 1;
             next_id
         });
         self.next_id = next_id;
-        if jumps.iter().any(|j| *j) {
+        if !jumps.is_empty() {
             out.push(line(
                 format!("{} = 0", names.kind),
                 vec![],
@@ -94,7 +95,7 @@ impl<'s> Lowerer<'s> {
             finalbody: Vec::new(),
             origin,
         };
-        if jumps.iter().any(|j| *j) {
+        if !jumps.is_empty() {
             let loop_id = self.id();
             let once = self.variable(
                 format!("_kappa_once{loop_id}"),
@@ -129,12 +130,9 @@ impl<'s> Lowerer<'s> {
             vec![names.pending.clone()],
             vec![],
         ));
-        for (index, jumped) in jumps.iter().enumerate() {
-            if !*jumped {
-                continue;
-            }
-            let then = match index {
-                0 => {
+        for exit in jumps {
+            let then = match exit {
+                Exit::Return => {
                     let value = Code {
                         text: names.value.clone(),
                         uses: vec![names.value.clone()],
@@ -149,11 +147,11 @@ impl<'s> Lowerer<'s> {
                         origin,
                     }
                 }
-                1 => Node::Jump {
+                Exit::Break => Node::Jump {
                     jump: Jump::Break,
                     origin,
                 },
-                _ => Node::Jump {
+                Exit::Continue => Node::Jump {
                     jump: Jump::Continue,
                     origin,
                 },
@@ -162,7 +160,7 @@ impl<'s> Lowerer<'s> {
             out.push(Node::If {
                 id: if_id,
                 test: Code {
-                    text: format!("{} == {}", names.kind, index + 1),
+                    text: format!("{} == {}", names.kind, exit as u8),
                     uses: vec![names.kind.clone()],
                     defs: Vec::new(),
                 },
@@ -174,24 +172,32 @@ impl<'s> Lowerer<'s> {
     }
 }
 
-/// Whether a statement holds a `break` or `continue` that leaves it (not inside a loop of its own).
 /// The variables a pausing `finally` records how the rest of its `try` ended in.
 pub(super) struct Ending {
     /// The exception leaving the `try`, or None.
     pending: String,
-    /// 0: it ended normally (or raised); 1: `return`; 2: `break`; 3: `continue`.
+    /// 0: it ended normally (or raised); else the `Exit` it took.
     kind: String,
     /// The value of the `return`.
     value: String,
 }
 
+/// How the `try` of a pausing `finally` was left, other than normally or by an exception: the
+/// number its `Ending::kind` variable records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Exit {
+    Return = 1,
+    Break = 2,
+    Continue = 3,
+}
+
 /// Rewrites the jumps that leave the `try` of a pausing `finally` (`return`s anywhere, and
 /// `break`/`continue` not inside a loop of the `try`) into "record, then leave the one-shot
-/// loop". `jumps` says which kinds occurred (return, break, continue).
+/// loop". `jumps` gets the kinds that occurred.
 pub(super) fn redirect_jumps(
     nodes: &mut Vec<Node<'_>>,
     names: &Ending,
-    jumps: &mut [bool; 3],
+    jumps: &mut BTreeSet<Exit>,
     new_id: &mut dyn FnMut() -> NodeId,
 ) {
     redirect_in(nodes, names, jumps, 0, new_id);
@@ -202,7 +208,7 @@ pub(super) fn redirect_jumps(
 pub(super) fn redirect_in(
     nodes: &mut Vec<Node<'_>>,
     names: &Ending,
-    jumps: &mut [bool; 3],
+    jumps: &mut BTreeSet<Exit>,
     loops: u32,
     new_id: &mut dyn FnMut() -> NodeId,
 ) -> bool {
@@ -216,7 +222,7 @@ pub(super) fn redirect_in(
                 returned: Some(returned),
                 origin,
             } => {
-                jumps[0] = true;
+                jumps.insert(Exit::Return);
                 let value = returned
                     .as_ref()
                     .map_or("None", |value| value.text.as_str());
@@ -232,7 +238,7 @@ pub(super) fn redirect_in(
                         vec![names.value.clone()],
                     ),
                     record(
-                        format!("{} = 1", names.kind),
+                        format!("{} = {}", names.kind, Exit::Return as u8),
                         vec![],
                         vec![names.kind.clone()],
                     ),
@@ -243,12 +249,16 @@ pub(super) fn redirect_in(
                 ])
             }
             Node::Jump { jump, origin } if loops == 0 => {
-                let kind = if *jump == Jump::Break { 2 } else { 3 };
-                jumps[kind - 1] = true;
+                let exit = if *jump == Jump::Break {
+                    Exit::Break
+                } else {
+                    Exit::Continue
+                };
+                jumps.insert(exit);
                 Some(vec![
                     Node::Line {
                         code: Code {
-                            text: format!("{} = {kind}", names.kind),
+                            text: format!("{} = {}", names.kind, exit as u8),
                             uses: Vec::new(),
                             defs: vec![names.kind.clone()],
                         },

@@ -9,7 +9,7 @@ use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::FxHashSet;
 use std::collections::BTreeMap;
 
-use super::ir::{leaves_loop, Code, CompilerVariable, Jump, Node, NodeId};
+use super::ir::{Code, CompilerVariable, Jump, Node, NodeId};
 use crate::analyze::names::in_expr as name_uses;
 
 mod comprehension;

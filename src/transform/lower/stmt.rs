@@ -15,7 +15,8 @@ impl<'s> Lowerer<'s> {
     }
 
     pub(super) fn lower_stmt<'a>(&mut self, stmt: &'a Stmt, out: &mut Vec<Node<'a>>) {
-        let redirectable_jump = self.lower_jumps > 0 && holds_jump(stmt);
+        let redirectable_jump =
+            self.lower_jumps > 0 && crate::knowledge::JumpsLeaving::of(stmt).holds_any();
         if !(self.stmt_pauses(stmt) || redirectable_jump) {
             out.push(Node::Plain(stmt));
             return;
@@ -150,7 +151,11 @@ impl<'s> Lowerer<'s> {
                 if self.expr_pauses(&while_stmt.test) {
                     // `while test:` becomes `while True:` with the test (and its pause points)
                     // at the top of the body; the `else` block runs where the test fails.
-                    if while_stmt.orelse.iter().any(leaves_loop) {
+                    if while_stmt
+                        .orelse
+                        .iter()
+                        .any(|s| crate::knowledge::JumpsLeaving::of(s).leaves_loop())
+                    {
                         self.unsupported(origin, "the `else` of a `while` loop whose condition pauses, when it has `break` or `continue`");
                         out.push(Node::Plain(stmt));
                         return;
@@ -544,22 +549,4 @@ impl<'s> Lowerer<'s> {
             }
         }
     }
-}
-
-/// Whether a statement holds a `return`, `break` or `continue` (not in a nested function).
-pub(super) fn holds_jump(stmt: &Stmt) -> bool {
-    struct Finder(bool);
-    impl<'a> Visitor<'a> for Finder {
-        fn visit_stmt(&mut self, stmt: &'a Stmt) {
-            match stmt {
-                Stmt::FunctionDef(_) | Stmt::ClassDef(_) => {}
-                Stmt::Return(_) | Stmt::Break(_) | Stmt::Continue(_) => self.0 = true,
-                _ => visitor::walk_stmt(self, stmt),
-            }
-        }
-        fn visit_expr(&mut self, _expr: &'a Expr) {}
-    }
-    let mut finder = Finder(false);
-    finder.visit_stmt(stmt);
-    finder.0
 }
