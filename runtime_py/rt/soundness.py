@@ -18,6 +18,8 @@ import dis
 import os
 import sys
 
+from rt import protocol
+
 _RUNTIME = os.path.dirname(os.path.abspath(__file__)) + os.sep
 
 # Instructions that may stand between a tail call and its `return`: they only drop what loops
@@ -120,7 +122,7 @@ def check(unwind):
     Called by whoever caught it at the top (a worker, the in-process coordinator): the first
     frame of its traceback is that catcher's, which the unwind did not pass. An `exit` is never
     resumed (the task ends there), so any frame may pass it."""
-    if unwind.request.kind == "exit":
+    if unwind.request.kind == protocol.EXIT:
         return None
     saved = {id(frame) for frame in unwind.saved_frames}
     tb = unwind.__traceback__

@@ -132,7 +132,7 @@ class Worker:
                     outcome = probed
                     continue
                 call, known = wire.to_call(unwind.request, task, seqno)
-                if call["kind"] == "exit":
+                if call["kind"] == protocol.EXIT:
                     # The task ends here: nothing of it runs after the call, so it takes no
                     # checkpoint and gets no answer (the coordinator finishes the task and may
                     # invoke another one on this worker at once). A worker that dies before
@@ -185,7 +185,7 @@ class Worker:
                     self.fail(task, RuntimeError("the task's result (a %s) cannot be pickled: %s" % (type(value).__name__, error)))
                     return
                 done = {"op": "done", "task": task, "result": result}
-                if task == "0":
+                if task == protocol.MAIN:
                     done["json"], done["json_error"] = wire.result_json(value)
                 self.send(done)
                 return
