@@ -658,3 +658,42 @@ fn tracebacks_name_the_users_functions_from_the_manifest() {
         "{stderr}"
     );
 }
+
+/// A worker that cannot start (here: an interpreter that only complains) fails the run at once
+/// with what it printed, however the coordinator happened to read its output.
+#[test]
+fn a_worker_that_cannot_start_fails_the_run_with_what_it_printed() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let bundle = dir.path().join("bundle");
+    let built = Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .args(["build", "examples/fib", "-o"])
+        .arg(&bundle)
+        .output()
+        .expect("kappac runs");
+    assert!(built.status.success());
+    let fake = dir.path().join("fake-python");
+    std::fs::write(
+        &fake,
+        "#!/bin/sh\necho 'this interpreter cannot run workers' >&2\nexit 3\n",
+    )
+    .expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let output = Command::new("python3")
+        .arg(&bundle)
+        .args(["--event", "{\"n\": 3}", "--python"])
+        .arg(&fake)
+        .output()
+        .expect("python3 runs");
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("a worker failed to start:\n"), "{stderr}");
+    let message = stderr
+        .split("a worker failed to start:\n")
+        .nth(1)
+        .unwrap_or_default();
+    assert!(
+        message.contains("this interpreter cannot run workers"),
+        "{stderr}"
+    );
+}

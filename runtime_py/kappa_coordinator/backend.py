@@ -79,10 +79,12 @@ class WorkerProcess:
         os.close(write_fd)
         self.events = read_fd
         self.decoder = protocol.Decoder()
+        self.stderr_seen = bytearray()  # the start of what it printed on stderr, for startup_error
         for stream in (self.process.stdout, self.process.stderr):
             os.set_blocking(stream.fileno(), False)
         os.set_blocking(read_fd, False)
-        protocol.send(self.process.stdin, {"op": "hello", "protocol": protocol.VERSION})
+        # A worker that is gone already (it could not start) is reported by `poll` as ended.
+        self.send({"op": "hello", "protocol": protocol.VERSION})
 
     def send(self, message):
         try:
@@ -99,11 +101,21 @@ class WorkerProcess:
     def exit_status(self):
         return self.process.returncode
 
+    # How much of a worker's stderr `startup_error` keeps.
+    STDERR_KEPT = 1 << 16
+
+    def seen(self, kind, data):
+        """Notes output `poll` read, so that `startup_error` has it even if it was shown."""
+        if kind == "stderr" and len(self.stderr_seen) < self.STDERR_KEPT:
+            self.stderr_seen += data[:self.STDERR_KEPT - len(self.stderr_seen)]
+
     def startup_error(self):
+        """What the worker printed on stderr: what poll read of it, and what is left."""
         try:
-            return (self.process.stderr.read() or b"").decode("utf-8", "replace")
+            rest = self.process.stderr.read() or b""
         except (OSError, ValueError):
-            return ""
+            rest = b""
+        return (bytes(self.stderr_seen) + rest).decode("utf-8", "replace")
 
     def streams(self):
         return (("stdout", self.process.stdout), ("stderr", self.process.stderr))
@@ -146,6 +158,7 @@ class LocalProcesses(Backend):
             except (BlockingIOError, OSError):
                 continue
             if data:
+                worker.seen(kind, data)
                 events.append(("output", worker, kind, data))
             else:
                 self.selector.unregister(stream)
@@ -171,6 +184,7 @@ class LocalProcesses(Backend):
             pass
 
     def drain(self, worker):
+        """What the worker printed that poll has not read: stdout's, then stderr's."""
         output = []
         for kind, stream in worker.streams():
             while True:

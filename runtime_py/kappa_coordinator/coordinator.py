@@ -278,20 +278,34 @@ class Coordinator:
             if worker.mode == "busy" and worker.chaos_delay is not None:
                 timeout = min(timeout, max(0.0, worker.invoked_at + worker.chaos_delay - now))
         by_handle = {id(worker.handle): worker for worker in self.workers}
-        for event in self.backend.poll(timeout):
-            worker = by_handle.get(id(event[1]))
-            if worker is None or worker not in self.workers:
-                continue
-            if event[0] == "messages":
-                for message in event[2]:
-                    if worker not in self.workers:
-                        break
-                    self._handle(worker, message)
-            elif event[0] == "ended":
-                self._worker_died(worker)
-            else:
-                self.terminal.relay(worker.handle, self._label(worker), event[2], event[3])
-                self.terminal.flush()
+        events = self.backend.poll(timeout)
+        handled = 0
+        try:
+            for event in events:
+                handled += 1
+                worker = by_handle.get(id(event[1]))
+                if worker is None or worker not in self.workers:
+                    continue
+                if event[0] == "messages":
+                    for message in event[2]:
+                        if worker not in self.workers:
+                            break
+                        self._handle(worker, message)
+                elif event[0] == "ended":
+                    self._worker_died(worker)
+                else:
+                    self._relay(worker, event[2], event[3])
+        finally:
+            # The run fails while handling an event: what the batch read of the workers' output
+            # is still shown (it is no longer in their pipes for `_stop_workers` to drain).
+            for event in events[handled:]:
+                worker = by_handle.get(id(event[1]))
+                if event[0] == "output" and worker in self.workers:
+                    self._relay(worker, event[2], event[3])
+
+    def _relay(self, worker, kind, data, end=False):
+        self.terminal.relay(worker.handle, self._label(worker), kind, data, end)
+        self.terminal.flush()
 
     @staticmethod
     def _label(worker):
@@ -421,7 +435,7 @@ class Coordinator:
         if worker.pending is None and worker.mode == "starting" and not worker.ready:
             stderr = worker.handle.startup_error()
             if worker.handle.exit_status not in (0, -9) and not self.workers:
-                raise RunFailed("a worker failed to start:\n" + stderr)
+                raise RunFailed("a worker failed to start:\n" + (stderr or "(it printed nothing)"))
         task_id = worker.task if worker.pending is None else worker.pending["task"]
         if task_id is None or worker.mode == "waiting":
             return  # idle, or a blocked task: it resumes from its checkpoint when unblocked
@@ -513,12 +527,12 @@ class Coordinator:
             else:
                 worker.send({"op": "stop"})
         for worker in self.workers:
-            label = self._label(worker)
-            for kind, data in self.backend.drain(worker.handle):
-                self.terminal.relay(worker.handle, label, kind, data)
-            for kind in ("stdout", "stderr"):
-                self.terminal.relay(worker.handle, label, kind, b"", end=True)
-            self.terminal.flush()
+            drained = self.backend.drain(worker.handle)
+            for stream in ("stdout", "stderr"):
+                for kind, data in drained:
+                    if kind == stream:
+                        self._relay(worker, kind, data)
+                self._relay(worker, stream, b"", end=True)
             self.backend.close(worker.handle)
         self.workers = []
         self.terminal.clear_progress()

@@ -50,7 +50,7 @@ class Terminal:
         self.stream.flush()
 
     def forget(self, source):
-        """`source` ends: what it printed without a newline has been shown (`relay(end=True)`)."""
+        """`source` is gone: a partial line it printed without a newline is dropped."""
         for key in [key for key in self.output if key[0] is source]:
             del self.output[key]
 
