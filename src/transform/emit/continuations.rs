@@ -2,8 +2,12 @@
 //! and runs the rest of the enclosing blocks; for each compound statement and loop, functions
 //! for what follows it and for the next iterations, which continuations tail-call.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use ruff_python_ast::Stmt;
+use ruff_text_size::TextSize;
+
+use super::{BlockEnd, FunctionEmitter, Kind, LoopTarget, Rewrite};
+use crate::transform::ir::{Node, NodeId};
+use crate::transform::liveness::Live;
 
 impl FunctionEmitter<'_, '_, '_> {
     /// The continuation functions, at `depth`.

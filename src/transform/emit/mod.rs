@@ -3,12 +3,11 @@
 //! survive; pausing functions get wrappers at pause points and continuation functions after
 //! them. Every output line records the user's line it came from.
 
-use ruff_python_ast::Stmt;
-use ruff_text_size::{Ranged, TextRange, TextSize};
+use ruff_text_size::{TextRange, TextSize};
 
 use std::collections::BTreeMap;
 
-use super::ir::{nodes_leave_loop, Code, CompilerVariable, Handler, Jump, Node, NodeId};
+use super::ir::{CompilerVariable, Node, NodeId};
 use super::liveness::{Live, Liveness};
 
 mod continuations;
@@ -16,7 +15,6 @@ mod names;
 mod normal;
 mod output;
 
-use continuations::tuple_literal;
 use names::{Kind, Names};
 pub use output::{trim_header, InnerFunction, Output};
 

@@ -1,8 +1,12 @@
 //! The normal shape of a pausing function: its own code, with a wrapper at each pause point that
 //! saves the live variables when a pause unwinds through it.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use ruff_python_ast::Stmt;
+use ruff_text_size::{Ranged, TextSize};
+
+use super::continuations::tuple_literal;
+use super::{trim_header, FunctionEmitter, Kind, LoopTarget, Rewrite};
+use crate::transform::ir::{nodes_leave_loop, Code, CompilerVariable, Handler, Jump, Node, NodeId};
 
 impl FunctionEmitter<'_, '_, '_> {
     /// The function in its normal shape (a wrapper at each pause point), at `depth`.

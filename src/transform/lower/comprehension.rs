@@ -1,8 +1,12 @@
 //! Comprehensions (and generator expressions drained by a builtin) with pause points, lowered
 //! to loops that build the result, with the comprehension's own variables renamed.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use ruff_python_ast::{self as ast, Expr};
+use ruff_text_size::TextRange;
+
+use super::Lowerer;
+use crate::analyze::names::in_expr as name_uses;
+use crate::transform::ir::{Code, CompilerVariable, Jump, Node};
 
 impl<'s> Lowerer<'s> {
     pub(super) fn flatten_comprehension(

@@ -1,8 +1,12 @@
 //! Expression flattening: everything an expression evaluates before a pause point is spilled
 //! into temporaries, in Python's evaluation order, so that the pause is a statement of its own.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use ruff_python_ast::{self as ast, BoolOp, Expr};
+use ruff_text_size::{Ranged, TextRange};
+
+use super::comprehension::ComprehensionKind;
+use super::Lowerer;
+use crate::transform::ir::{Code, Node};
 
 impl<'s> Lowerer<'s> {
     /// Whether evaluating `expr` earlier or later gives the same value around a call.

@@ -1,8 +1,11 @@
 //! A `try` whose `finally` pauses: the `finally` block moved after the statement, with how the
 //! statement was left (exception, `return`, `break`, `continue`) recorded and replayed.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use ruff_python_ast as ast;
+use ruff_text_size::TextRange;
+
+use super::Lowerer;
+use crate::transform::ir::{Code, CompilerVariable, Jump, Node, NodeId};
 use std::collections::BTreeSet;
 
 impl<'s> Lowerer<'s> {

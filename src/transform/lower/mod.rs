@@ -4,12 +4,12 @@
 //! comprehensions that pause into loops with their variables renamed so they do not leak.
 
 use ruff_python_ast::visitor::{self, Visitor};
-use ruff_python_ast::{self as ast, BoolOp, Expr, Stmt};
+use ruff_python_ast::{Expr, Stmt};
 use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::FxHashSet;
 use std::collections::BTreeMap;
 
-use super::ir::{Code, CompilerVariable, Jump, Node, NodeId};
+use super::ir::{Code, CompilerVariable, Node, NodeId};
 use crate::analyze::names::in_expr as name_uses;
 
 mod comprehension;
@@ -17,9 +17,6 @@ mod expr;
 mod finally;
 mod stmt;
 mod with;
-
-use comprehension::ComprehensionKind;
-use expr::dict_unpacked;
 
 /// A statement kind or position kappac cannot yet compile with a pause point inside.
 #[derive(Debug)]

@@ -1,8 +1,13 @@
 //! Statement lowering: each statement of a pausing function to IR nodes (`if`, loops, `try`,
 //! assignments, and the rest kept verbatim when they do not pause).
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use ruff_python_ast::{self as ast, Expr, Stmt};
+use ruff_text_size::{Ranged, TextRange};
+
+use super::expr::dict_unpacked;
+use super::{inside, Lowerer};
+use crate::analyze::names::in_expr as name_uses;
+use crate::transform::ir::{Code, CompilerVariable, Jump, Node};
 
 impl<'s> Lowerer<'s> {
     /// Lowers a block of statements.

@@ -1,8 +1,11 @@
 //! A `with` statement whose block pauses, expanded into what Python does (enter, the block in a
 //! `try`, exit once), with the manager kept in variables that checkpoints save.
 
-#[allow(clippy::wildcard_imports)]
-use super::*;
+use ruff_python_ast::{self as ast, Stmt};
+use ruff_text_size::{Ranged, TextRange};
+
+use super::Lowerer;
+use crate::transform::ir::{Code, CompilerVariable, Node};
 
 impl<'s> Lowerer<'s> {
     /// `with` as PEP 343 defines it, item by item, over a `Try` node (which continuations know
