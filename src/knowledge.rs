@@ -1,7 +1,8 @@
 //! What kappac knows about Python itself, shared by the analyses and the transform: which
 //! builtins drain a generator passed to them, the order in which Python evaluates an
-//! expression's parts, and which standard-library calls return objects a checkpoint cannot
-//! save. Tables and pure functions of the syntax tree; no analysis state.
+//! expression's parts, which standard-library calls return objects a checkpoint cannot save,
+//! which library functions take a function without calling it, and where jumps go. Tables and
+//! pure functions of the syntax tree; no analysis state.
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{self as ast, Expr, Stmt};
@@ -109,6 +110,28 @@ pub const UNPICKLABLE_MODULE_FUNCTIONS: &[(&str, &str)] = &[
     ("subprocess", "Popen"),
     ("multiprocessing", "Pool"),
     ("urllib.request", "urlopen"),
+];
+
+/// Library functions that take a function and never call it: `functools.wraps(f)` copies its
+/// name and docstring onto a wrapper. Passing a pausing function to them is no escape, and as
+/// decorators they return the function they are given.
+pub const WRAPPER_HELPERS: &[&str] = &[
+    "functools.wraps",
+    "functools.update_wrapper",
+    "wraps",
+    "update_wrapper",
+];
+
+/// Builtins that never call the functions or classes given to them.
+pub const NON_CALLING_BUILTINS: &[&str] = &[
+    "callable",
+    "getattr",
+    "hasattr",
+    "id",
+    "isinstance",
+    "issubclass",
+    "super",
+    "type",
 ];
 
 /// A `for` or `while` loop's parts: the expressions it evaluates (target and iterable, or

@@ -844,7 +844,8 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
             return false;
         };
         let name = name.id.as_str();
-        NON_CALLING_BUILTINS.contains(&name) && self.resolve(name) == Resolved::Builtin
+        crate::knowledge::NON_CALLING_BUILTINS.contains(&name)
+            && self.resolve(name) == Resolved::Builtin
     }
 
     /// Whether an expression's value may come from code kappac does not follow, so that the
@@ -1233,17 +1234,6 @@ impl<'a> ruff_python_ast::visitor::Visitor<'a> for ExprChildren<'_, '_, 'a, '_> 
     }
 }
 
-/// Library functions that take a function and never call it: `functools.wraps(f)` copies its
-/// name and docstring onto a wrapper. Passing a pausing function to them is no escape, and as
-/// decorators they return the function they are given.
-const WRAPPER_HELPERS: &[&str] = &[
-    "functools.wraps",
-    "functools.update_wrapper",
-    "wraps",
-    "update_wrapper",
-];
-
-/// Whether `expr` is (a call of) one of the `WRAPPER_HELPERS`.
 /// `__name__ == "__main__"` (either way round).
 fn is_main_test(test: &Expr) -> bool {
     let Expr::Compare(compare) = test else {
@@ -1260,18 +1250,6 @@ fn is_main_test(test: &Expr) -> bool {
     (is_name(&compare.left) && is_main(right)) || (is_main(&compare.left) && is_name(right))
 }
 
-/// Builtins that never call the functions or classes given to them.
-const NON_CALLING_BUILTINS: &[&str] = &[
-    "callable",
-    "getattr",
-    "hasattr",
-    "id",
-    "isinstance",
-    "issubclass",
-    "super",
-    "type",
-];
-
 /// `getattr(x, "name")` (two arguments, a constant name): `(x, "name")`.
 fn getattr_constant(call: &ExprCall) -> Option<(&Expr, &str)> {
     let Expr::Name(name) = &*call.func else {
@@ -1286,12 +1264,14 @@ fn getattr_constant(call: &ExprCall) -> Option<(&Expr, &str)> {
     }
 }
 
+/// Whether `expr` is (a call of) one of `knowledge::WRAPPER_HELPERS`.
 pub fn is_wrapper_helper(expr: &Expr) -> bool {
     let callee = match expr {
         Expr::Call(call) => &*call.func,
         other => other,
     };
-    dotted_name(callee).is_some_and(|name| WRAPPER_HELPERS.contains(&name.as_str()))
+    dotted_name(callee)
+        .is_some_and(|name| crate::knowledge::WRAPPER_HELPERS.contains(&name.as_str()))
 }
 
 /// `a.b.c` as text, for names and attribute chains.
