@@ -251,6 +251,16 @@ fn check_options(config: &Config) -> CheckOptions {
     }
 }
 
+/// Prints on stderr the warnings of a build that `config` reports.
+fn print_warnings(warnings: &mut Vec<FileReport>, config: &Config) {
+    select(warnings, config);
+    warnings.retain(|report| !report.diagnostics.is_empty());
+    if !warnings.is_empty() {
+        let mut stderr = StandardStream::stderr(stderr_color());
+        let _ = render::human(warnings, &mut stderr);
+    }
+}
+
 /// Keeps the diagnostics `config` reports.
 fn select(reports: &mut [FileReport], config: &Config) {
     for report in reports.iter_mut() {
@@ -376,14 +386,7 @@ fn build(
     let out = out.unwrap_or_else(|| kappac::build::default_output(app));
     match kappac::build::build(app, &out, check_options(&config), zip) {
         Ok(mut bundle) => {
-            select(&mut bundle.warnings, &config);
-            bundle
-                .warnings
-                .retain(|report| !report.diagnostics.is_empty());
-            if !bundle.warnings.is_empty() {
-                let mut stderr = StandardStream::stderr(stderr_color());
-                let _ = render::human(&bundle.warnings, &mut stderr);
-            }
+            print_warnings(&mut bundle.warnings, &config);
             if explain_checkpoints {
                 print_checkpoint_contents(&bundle.resume_points);
             }
@@ -620,7 +623,7 @@ fn run(options: RunOptions) -> ExitCode {
     };
     let bundle = directory.path().join("bundle");
     match kappac::build::build(&options.app, &bundle, check_options(&config), false) {
-        Ok(_) => {}
+        Ok(mut built) => print_warnings(&mut built.warnings, &config),
         Err(kappac::build::BuildError::Io(message)) => {
             eprintln!("error: {message}");
             return ExitCode::from(2);

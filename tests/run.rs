@@ -697,3 +697,18 @@ fn a_worker_that_cannot_start_fails_the_run_with_what_it_printed() {
         "{stderr}"
     );
 }
+
+/// `kappac run` shows the build's warnings (as `kappac build` does) and runs the app anyway.
+#[test]
+fn run_shows_the_builds_warnings() {
+    let output = run_source(
+        "run_warnings",
+        "import rt\n\nclass W:\n    def step(self, x):\n        return x + 1\n\n\
+         def handler(event, context):\n    rt.checkpoint()\n    return getattr(W(), \"st\" + \"ep\")(1)\n",
+        &[],
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("warning[K042]"), "{stderr}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "2");
+}
