@@ -96,7 +96,7 @@ impl Config {
         for directory in start.ancestors() {
             let candidate = directory.join("pyproject.toml");
             if candidate.is_file() {
-                if let Some(config) = Config::read(&candidate)? {
+                if let Some(config) = Config::read(&candidate, true)? {
                     return Ok(config);
                 }
             }
@@ -106,14 +106,19 @@ impl Config {
 
     /// The configuration in `file` (`--config`): an error if it has no `[tool.kappac]` table.
     pub fn load(file: &Path) -> Result<Config, ConfigError> {
-        Config::read(file)?
+        Config::read(file, false)?
             .ok_or_else(|| ConfigError(format!("`{}` has no [tool.kappac] table", file.display())))
     }
 
-    /// The `[tool.kappac]` table of a pyproject.toml, if it has one.
-    fn read(file: &Path) -> Result<Option<Config>, ConfigError> {
+    /// The `[tool.kappac]` table of a pyproject.toml, if it has one. When `discovering`, a file
+    /// that never mentions kappac is passed over unparsed: another project's pyproject.toml
+    /// above the app, broken or not, is none of kappac's business.
+    fn read(file: &Path, discovering: bool) -> Result<Option<Config>, ConfigError> {
         let text = std::fs::read_to_string(file)
             .map_err(|error| ConfigError(format!("cannot read `{}`: {error}", file.display())))?;
+        if discovering && !text.contains("kappac") {
+            return Ok(None);
+        }
         let located = |span: Option<std::ops::Range<usize>>, message: &str| {
             ConfigError(match span {
                 Some(span) => {

@@ -477,8 +477,8 @@ fn pyproject_toml_configures_check_emit_and_build() {
         "import rt\n\ndef later():\n    rt.checkpoint()\n",
     )
     .expect("helper");
-    // A pyproject.toml without [tool.kappac] closer to the app is passed over.
-    std::fs::write(app.join("pyproject.toml"), "[project]\nname = \"app\"\n").expect("inner");
+    // A pyproject.toml without [tool.kappac] closer to the app is passed over, even a broken one.
+    std::fs::write(app.join("pyproject.toml"), "[project\nname = \"app\"\n").expect("inner");
     let config = root.join("pyproject.toml");
     let write_config = |text: &str| std::fs::write(&config, text).expect("pyproject.toml");
     write_config(
