@@ -246,7 +246,9 @@ impl<'s> Lowerer<'s> {
             }
         }
         let mut text = self.splice(expr.range(), &all);
-        if text.contains('\n') {
+        // A multi-line expression keeps its lines together; an assignment expression is only
+        // an expression in parentheses (`return (y := f())`: its range leaves them out).
+        if text.contains('\n') || matches!(expr, Expr::Named(_)) {
             text = format!("({text})");
         }
         uses.extend(temps.iter().cloned());
