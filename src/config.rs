@@ -14,6 +14,7 @@
 //! extend-select = ["K050"]            # and these
 //! ignore = ["unfollowed-call"]        # never these (codes or names)
 //! per-file-ignores = { "legacy/*.py" = ["K050"] }   # globs relative to this file's directory
+//!                                                   # (`*` also matches `/`), or file names
 //! ```
 //!
 //! Only warnings can be selected or ignored: an error is code kappac cannot compile.
@@ -87,7 +88,7 @@ impl Config {
     /// The closest `pyproject.toml` with a `[tool.kappac]` table at or above `path` (a file or
     /// directory), or the defaults when there is none.
     pub fn discover(path: &Path) -> Result<Config, ConfigError> {
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+        let absolute = real_path(path);
         let start = if absolute.is_dir() {
             absolute.as_path()
         } else {
@@ -169,7 +170,7 @@ impl Config {
             });
         }
         Ok(Some(Config {
-            file: Some(file.to_owned()),
+            file: Some(real_path(file)),
             target,
             select: options
                 .select
@@ -221,15 +222,12 @@ impl Config {
         if self.per_file_ignores.is_empty() {
             return false;
         }
-        let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-        let directory = self
+        let absolute = real_path(path);
+        let relative = self
             .file
             .as_deref()
             .and_then(Path::parent)
-            .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.to_owned()));
-        let relative = directory
-            .as_deref()
-            .and_then(|d| absolute.strip_prefix(d).ok())
+            .and_then(|directory| absolute.strip_prefix(directory).ok())
             .unwrap_or(&absolute);
         let name = path.file_name().map(Path::new);
         self.per_file_ignores.iter().any(|ignore| {
@@ -245,6 +243,15 @@ pub struct RuleArguments {
     pub select: Option<Vec<String>>,
     pub extend_select: Vec<String>,
     pub ignore: Vec<String>,
+}
+
+/// Where `path` really is: absolute, without `..` and links (`kappac check ../app` looks for
+/// the configuration above the app, not above the working directory), or absolute as written
+/// if it does not exist.
+fn real_path(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_owned())
 }
 
 /// A warning's code from its code or name; errors cannot be selected or ignored.

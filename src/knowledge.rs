@@ -152,15 +152,17 @@ pub enum Jump {
 }
 
 /// The jumps in a statement, as Python resolves them: the `break`/`continue` statements that
-/// leave it (not inside a loop of its own), its `return`s, and whether any of them leaves a
-/// `finally`, a `with` or a `try` with handlers that must see it. Nested functions and classes
+/// leave it (not inside a loop of its own), its `return`s, and whether such a `break`/`continue`
+/// leaves the body of a `try` with a `finally` or handlers, or of a `with` (whose cleanup must
+/// run first). Nested functions and classes
 /// are not looked into. The one place that knows which loop a `break` belongs to.
 #[derive(Debug, Default)]
 pub struct JumpsLeaving {
     /// `break`/`continue` statements that leave the statement.
     pub jumps: Vec<(TextRange, Jump)>,
     pub returns: Vec<TextRange>,
-    /// Whether a jump found leaves a `finally`, a `with`, or a `try` with handlers.
+    /// Whether a `break`/`continue` in `jumps` leaves the body (or a handler) of a `try` with a
+    /// `finally` or handlers, or of a `with`. `return`s are not counted.
     pub leaves_cleanup: bool,
     /// Whether the statement holds a `break` or `continue` at all (leaving or not).
     pub any_loop_jump: bool,

@@ -16,7 +16,8 @@ pub struct CheckOptions {
 }
 
 /// Every diagnostic of a parsed and analyzed handler, sorted: syntax, analyses, and the
-/// positions the transform cannot compile (K037). `check` reports exactly these, and `emit`,
+/// positions the transform cannot compile (K037) and resources its liveness finds held across a
+/// pause (K039). `check` reports exactly these, and `emit`,
 /// `build` and `run` refuse to transform a handler that has an error among them.
 pub fn handler_diagnostics(
     file: &SourceFile,

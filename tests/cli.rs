@@ -582,3 +582,60 @@ fn pyproject_toml_configures_check_emit_and_build() {
     }
     assert!(!root.join("build").exists() && !Path::new("build/app").exists());
 }
+
+/// Paths are resolved before the configuration is looked for: `kappac check ../app` from a
+/// sibling project uses what is above the app, not the sibling's settings; `--config` with a
+/// relative name works like any other.
+#[test]
+fn configuration_follows_the_real_path() {
+    let temp = tempfile::tempdir().expect("temporary directory");
+    let root = temp.path();
+    std::fs::create_dir_all(root.join("app/jobs")).expect("app");
+    std::fs::create_dir_all(root.join("other")).expect("other");
+    std::fs::write(
+        root.join("app/handler.py"),
+        "import rt\n\nclass W:\n    def step(self, x):\n        rt.checkpoint()\n        return x\n\n\
+         def handler(event, context):\n    return getattr(W(), event[\"m\"])(1)\n",
+    )
+    .expect("handler");
+    std::fs::write(
+        root.join("app/jobs/helper.py"),
+        "import rt\n\ndef later():\n    rt.checkpoint()\n",
+    )
+    .expect("helper");
+    std::fs::write(
+        root.join("other/pyproject.toml"),
+        "[tool.kappac]\nignore = [\"K042\"]\nper-file-ignores = { \"jobs/*.py\" = [\"K050\"] }\n",
+    )
+    .expect("other's settings");
+    let codes = |args: &[&str], cwd: &Path| -> Vec<String> {
+        let output = Command::new(env!("CARGO_BIN_EXE_kappac"))
+            .args(["check", "--format", "json"])
+            .args(args)
+            .current_dir(cwd)
+            .output()
+            .expect("kappac runs");
+        let report: serde_json::Value = serde_json::from_str(&stdout(&output))
+            .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(&output), stderr(&output)));
+        let mut codes: Vec<String> = report
+            .as_array()
+            .expect("an array")
+            .iter()
+            .map(|d| d["code"].as_str().unwrap_or_default().to_owned())
+            .collect();
+        codes.sort();
+        codes
+    };
+    // Nothing above the app configures it: both warnings.
+    assert_eq!(codes(&["../app"], &root.join("other")), ["K042", "K050"]);
+    // Named with a relative name, the sibling's settings apply, globs relative to their file.
+    std::fs::copy(
+        root.join("other/pyproject.toml"),
+        root.join("app/settings.toml"),
+    )
+    .expect("copy");
+    assert_eq!(
+        codes(&[".", "--config", "settings.toml"], &root.join("app")),
+        Vec::<String>::new()
+    );
+}

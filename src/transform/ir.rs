@@ -120,10 +120,11 @@ pub struct Handler<'a> {
 }
 
 impl<'a> Node<'a> {
-    /// The blocks of nodes nested in this one, in order: `body`, then (for `Try`) each
-    /// handler's body, then `orelse`. A `Try`'s `finalbody` is not among them: it never pauses
-    /// (a pausing `finally` is lowered into plain nodes after the statement) and runs as it is.
-    /// Block `i` of a node is what a path through the IR means by `i`.
+    /// The blocks of nodes nested in this one that can hold pause points, in order: `body`,
+    /// then (for `Try`) each handler's body, then `orelse`. A `Try`'s `finalbody` is not among
+    /// them: it never pauses (a `try` whose `finally` pauses is lowered into nodes after the
+    /// statement, `lower/finally.rs`); walks that must see every node (`nodes_leave_loop`)
+    /// visit it themselves. Block `i` of a node is what a path through the IR means by `i`.
     pub fn blocks(&self) -> Vec<&[Node<'a>]> {
         match self {
             Node::If { body, orelse, .. }

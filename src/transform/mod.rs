@@ -475,9 +475,10 @@ fn line_end(text: &str, offset: TextSize) -> TextSize {
     offset + TextSize::try_from(after.find('\n').map_or(after.len(), |i| i + 1)).unwrap_or_default()
 }
 
-/// Pause points in positions the transform cannot compile yet (K037), found by lowering every
-/// function that would be transformed. `check` reports these too, so that it reports
-/// everything `build` would refuse.
+/// What lowering every function that would be transformed finds: pause points in positions
+/// the transform cannot compile yet (K037, errors), and resources held in variables across a
+/// pause point (K039, warnings). `check` reports these too, so that it reports everything
+/// `build` would refuse.
 pub fn unsupported_positions(
     file: &SourceFile,
     module: &ModModule,
@@ -540,8 +541,10 @@ fn live_resources(
         return Vec::new();
     }
     let stores = crate::analyze::names::in_body(&lowered.def.body).stores;
+    let other_bindings = statement_bindings(&lowered.def.body);
     resources.retain(|(name, ranges)| {
         !function.params.all().any(|p| p == *name)
+            && !other_bindings.contains(*name)
             && stores.iter().filter(|(stored, _)| stored == name).count() == ranges.len()
     });
     resources.sort_by_key(|(_, ranges)| ranges.first().map(|r| r.start()));
@@ -562,9 +565,12 @@ fn live_resources(
         .collect();
     let mut pauses: Vec<(TextRange, &Live)> = Vec::new();
     liveness::for_each_pause(&lowered.body, &mut |node| {
-        if let ir::Node::Pause { id, origin, .. } = node {
+        if let ir::Node::Pause {
+            id: pause, origin, ..
+        } = node
+        {
             let inside_with = in_resource_with.iter().any(|r| origin.contains_range(*r));
-            if let (false, Some(live)) = (inside_with, lowered.liveness.at_pause.get(id)) {
+            if let (false, Some(live)) = (inside_with, lowered.liveness.at_pause.get(pause)) {
                 pauses.push((*origin, live));
             }
         }
@@ -610,6 +616,69 @@ fn live_resources(
         diagnostics.push(diagnostic);
     }
     diagnostics
+}
+
+/// Names a block binds other than by assigning an expression (`import`, `def`, `class`,
+/// `except ... as`, `match` captures) or declares `global`/`nonlocal`, at any depth.
+fn statement_bindings(body: &[Stmt]) -> FxHashSet<String> {
+    use ruff_python_ast::visitor::{self, Visitor};
+    use ruff_python_ast::{ExceptHandler, Pattern};
+    #[derive(Default)]
+    struct Bindings(FxHashSet<String>);
+    impl<'a> Visitor<'a> for Bindings {
+        fn visit_stmt(&mut self, stmt: &'a Stmt) {
+            match stmt {
+                Stmt::Import(import) => self.0.extend(import.names.iter().map(|alias| {
+                    alias.asname.as_ref().map_or_else(
+                        || alias.name.id.split('.').next().unwrap_or("").to_owned(),
+                        |name| name.id.to_string(),
+                    )
+                })),
+                Stmt::ImportFrom(import) => self.0.extend(
+                    import
+                        .names
+                        .iter()
+                        .map(|alias| alias.asname.as_ref().unwrap_or(&alias.name).id.to_string()),
+                ),
+                Stmt::FunctionDef(def) => {
+                    self.0.insert(def.name.id.to_string());
+                }
+                Stmt::ClassDef(class) => {
+                    self.0.insert(class.name.id.to_string());
+                }
+                Stmt::Global(global) => {
+                    self.0.extend(global.names.iter().map(|n| n.id.to_string()))
+                }
+                Stmt::Nonlocal(nonlocal) => {
+                    self.0
+                        .extend(nonlocal.names.iter().map(|n| n.id.to_string()));
+                }
+                _ => {}
+            }
+            visitor::walk_stmt(self, stmt);
+        }
+        fn visit_except_handler(&mut self, handler: &'a ExceptHandler) {
+            let ExceptHandler::ExceptHandler(h) = handler;
+            if let Some(name) = &h.name {
+                self.0.insert(name.id.to_string());
+            }
+            visitor::walk_except_handler(self, handler);
+        }
+        fn visit_pattern(&mut self, pattern: &'a Pattern) {
+            match pattern {
+                Pattern::MatchAs(p) => self.0.extend(p.name.as_ref().map(|n| n.id.to_string())),
+                Pattern::MatchStar(p) => self.0.extend(p.name.as_ref().map(|n| n.id.to_string())),
+                Pattern::MatchMapping(p) => {
+                    self.0.extend(p.rest.as_ref().map(|n| n.id.to_string()))
+                }
+                _ => {}
+            }
+            visitor::walk_pattern(self, pattern);
+        }
+    }
+    let mut bindings = Bindings::default();
+    visitor::walk_body(&mut bindings, body);
+    bindings.0
 }
 
 /// Pausing methods the transform does not reach: of a class defined inside a module-level block
