@@ -910,6 +910,7 @@ class Generator:
             ("lambda", 0.7 * x if ctx.fn.kind != "closure" else 0), ("obj", 1 * x if self.classes else 0),
             ("pauseexpr", 6 * p), ("table", 0.3 * p * x), ("natural", 0.4 * compound * x),
             ("assert", 0.5 * p), ("augsub", 1.5 * p), ("del", 0.6), ("multi", 1.5),
+            ("walrus", 1 * d),
         ]
 
     def new_name(self, type_):
@@ -922,6 +923,22 @@ class Generator:
         const = type_ in ("int", "str") and not ctx.loops and ctx.depth == 0 and self.chance(0.5)
         self.line("%s = %s" % (name, expr))
         ctx.add(Var(name, type_, const=const))
+
+    def s_walrus(self, ctx):
+        """An assignment expression (`:=`), often holding a pause point: a whole statement, a
+        whole assigned value, or part of one (its parentheses are outside its syntax node)."""
+        self.features.add("assignment expression")
+        name = self.new_name("int")
+        value = self.int_expr(ctx, 2, 0.5)
+        how = self.r.randrange(3)
+        if how == 0:
+            self.line("(%s := %s)" % (name, value))
+        else:
+            other = self.new_name("int")
+            rest = "" if how == 1 else " + %s" % self.int_expr(ctx, 1)
+            self.line("%s = (%s := %s)%s" % (other, name, value, rest))
+            ctx.add(Var(other, "int"))
+        ctx.add(Var(name, "int"))
 
     def s_assign(self, ctx):
         targets = ctx.vars(assignable=True)
@@ -1197,12 +1214,16 @@ class Generator:
             with self.indent():
                 self.line("return %s" % self.int_expr(ctx, 2, 0.3))
             return
+        value = self.int_expr(ctx, 2, 0.3)
+        if self.chance(0.15):
+            self.features.add("assignment expression")
+            value = "(%s := %s)" % (self.uid("w"), value)
         if self.chance(0.7):
             self.line("if %s:" % self.cond(ctx, 1, 0.1))
             with self.indent():
-                self.line("return %s" % self.int_expr(ctx, 2, 0.3))
+                self.line("return %s" % value)
         else:
-            self.line("return %s" % self.int_expr(ctx, 2, 0.3))
+            self.line("return %s" % value)
 
     def s_raise(self, ctx):
         self.features.add("raise")
