@@ -234,10 +234,6 @@ struct Walker<'s, 'a, 'g> {
     graph: &'g mut CallGraph<'a>,
 }
 
-fn keyword_range(start: TextSize, keyword: &str) -> TextRange {
-    TextRange::at(start, TextSize::from(keyword.len() as u32))
-}
-
 impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
     fn new(scopes: &'s Scopes<'a>, scope: ScopeId, graph: &'g mut CallGraph<'a>) -> Self {
         let receiver = match scope {
@@ -389,15 +385,6 @@ impl<'s, 'a, 'g> Walker<'s, 'a, 'g> {
                 self.expr(&for_stmt.iter);
                 let sources = self.sources(&for_stmt.iter);
                 self.assign_to(&for_stmt.target, &sources);
-                let keyword = keyword_range(
-                    for_stmt.range.start(),
-                    if for_stmt.is_async {
-                        "async for"
-                    } else {
-                        "for"
-                    },
-                );
-                let _ = keyword;
                 self.expr(&for_stmt.target);
                 self.body(&for_stmt.body);
                 self.body(&for_stmt.orelse);

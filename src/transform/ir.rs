@@ -33,7 +33,7 @@ pub enum CompilerVariable {
 
 /// An expression or statement as Python text, with the names it reads and writes.
 #[derive(Debug, Clone, Default)]
-pub struct Code {
+pub struct Snippet {
     pub text: String,
     pub uses: Vec<String>,
     pub defs: Vec<String>,
@@ -53,8 +53,8 @@ pub enum Node<'a> {
     /// `returned` marks a `return` statement: the value it returns (`None` for a bare
     /// `return`).
     Line {
-        code: Code,
-        returned: Option<Option<Code>>,
+        code: Snippet,
+        returned: Option<Option<Snippet>>,
         origin: TextRange,
     },
     /// A generated `break` / `continue` (from a flattened `while` test).
@@ -64,20 +64,20 @@ pub enum Node<'a> {
         id: NodeId,
         /// The resume point's number in the manifest (1-based within the module).
         resume_point: u32,
-        target: Option<Code>,
-        call: Code,
+        target: Option<Snippet>,
+        call: Snippet,
         origin: TextRange,
     },
     If {
         id: NodeId,
-        test: Code,
+        test: Snippet,
         body: Vec<Node<'a>>,
         orelse: Vec<Node<'a>>,
         origin: TextRange,
     },
     While {
         id: NodeId,
-        test: Code,
+        test: Snippet,
         body: Vec<Node<'a>>,
         /// The `else` block: runs when the test is false, not after `break`.
         orelse: Vec<Node<'a>>,
@@ -96,8 +96,8 @@ pub enum Node<'a> {
     /// loop continues where it was.
     For {
         id: NodeId,
-        target: Code,
-        iter: Code,
+        target: Snippet,
+        iter: Snippet,
         iterator_var: String,
         body: Vec<Node<'a>>,
         /// The `else` block: runs when the iterator is exhausted, not after `break`.

@@ -33,7 +33,7 @@ struct LoopTargets {
 /// Computes liveness; only names in `locals` (the function's own variables and the variables
 /// the lowering made) are ever live.
 pub fn compute(body: &[Node<'_>], locals: &FxHashSet<String>, end: &Live) -> Liveness {
-    let mut analysis = Analysis {
+    let mut analysis = LivenessPass {
         locals,
         result: Liveness::default(),
     };
@@ -41,12 +41,12 @@ pub fn compute(body: &[Node<'_>], locals: &FxHashSet<String>, end: &Live) -> Liv
     analysis.result
 }
 
-struct Analysis<'l> {
+struct LivenessPass<'l> {
     locals: &'l FxHashSet<String>,
     result: Liveness,
 }
 
-impl Analysis<'_> {
+impl LivenessPass<'_> {
     fn keep<'n>(&self, names: impl IntoIterator<Item = &'n String>) -> Live {
         names
             .into_iter()
@@ -232,7 +232,7 @@ impl Analysis<'_> {
 
     /// A statement without pause points.
     fn plain(&mut self, stmt: &Stmt, out: Live, targets: Option<&LoopTargets>) -> Live {
-        let mut names = Names::default();
+        let mut names = StatementNames::default();
         names.visit_stmt(stmt);
         let jumps_out = || JumpsLeaving::of(stmt).leaves_loop();
         match stmt {
@@ -257,7 +257,7 @@ impl Analysis<'_> {
                     }
                 }
                 for item in &with.items {
-                    let mut context = Names::default();
+                    let mut context = StatementNames::default();
                     context.visit_expr(&item.context_expr);
                     live.extend(self.keep(&context.loads));
                 }
@@ -314,13 +314,13 @@ pub fn for_each_pause<'n, 'a>(nodes: &'n [Node<'a>], f: &mut impl FnMut(&'n Node
 /// Names bound inside nested scopes (function bodies, lambdas, comprehensions, class bodies)
 /// are not the function's own: they count as reads only, which keeps liveness conservative.
 #[derive(Default)]
-struct Names {
+struct StatementNames {
     loads: Vec<String>,
     stores: Vec<String>,
     nested_scopes: u32,
 }
 
-impl Names {
+impl StatementNames {
     fn store(&mut self, name: String) {
         if self.nested_scopes == 0 {
             self.stores.push(name);
@@ -328,7 +328,7 @@ impl Names {
     }
 }
 
-impl<'a> Visitor<'a> for Names {
+impl<'a> Visitor<'a> for StatementNames {
     fn visit_stmt(&mut self, stmt: &'a Stmt) {
         match stmt {
             Stmt::FunctionDef(def) => {

@@ -72,7 +72,6 @@ impl FunctionEmitter<'_, '_, '_> {
             let point = self.resume_point(*resume_point, *origin, *id, live);
             self.resume_points.push(point);
         }
-        let _ = try_id;
     }
 
     /// Emits, inline, the rest of `nodes[path[0]]` from the pause point `path` leads to, then

@@ -15,7 +15,7 @@ mod names;
 mod normal;
 mod output;
 
-use names::{Kind, Names};
+use names::{Kind, Naming};
 pub use output::{trim_header, InnerFunction, Output};
 
 /// Where a pausing function lives, which decides how its continuations are named and called.
@@ -92,7 +92,7 @@ enum BlockEnd {
 
 pub struct FunctionEmitter<'o, 's, 'p> {
     pub out: &'o mut Output<'s>,
-    names: Names<'p>,
+    names: Naming<'p>,
     liveness: &'p Liveness,
     pub resume_points: Vec<ResumePoint>,
 }
@@ -105,7 +105,7 @@ impl<'o, 's, 'p> FunctionEmitter<'o, 's, 'p> {
     ) -> Self {
         FunctionEmitter {
             out,
-            names: Names { plan },
+            names: Naming { plan },
             liveness,
             resume_points: Vec::new(),
         }

@@ -25,11 +25,11 @@ impl Kind {
     }
 }
 
-pub(super) struct Names<'p> {
+pub(super) struct Naming<'p> {
     pub(super) plan: &'p FunctionPlan<'p>,
 }
 
-impl Names<'_> {
+impl Naming<'_> {
     pub(super) fn def_name(&self, kind: Kind, id: NodeId) -> String {
         format!("_kappa_{}_{}{id}", self.plan.name, kind.letter())
     }

@@ -6,7 +6,9 @@ use ruff_text_size::{Ranged, TextSize};
 
 use super::continuations::tuple_literal;
 use super::{trim_header, FunctionEmitter, Kind, LoopTarget, Rewrite};
-use crate::transform::ir::{nodes_leave_loop, Code, CompilerVariable, Handler, Jump, Node, NodeId};
+use crate::transform::ir::{
+    nodes_leave_loop, CompilerVariable, Handler, Jump, Node, NodeId, Snippet,
+};
 
 impl FunctionEmitter<'_, '_, '_> {
     /// The function in its normal shape (a wrapper at each pause point), at `depth`.
@@ -240,7 +242,7 @@ impl FunctionEmitter<'_, '_, '_> {
     #[allow(clippy::too_many_arguments)]
     pub(super) fn for_loop(
         &mut self,
-        target: &Code,
+        target: &Snippet,
         iterator_var: &str,
         body: &[Node<'_>],
         orelse: &[Node<'_>],
@@ -322,7 +324,7 @@ impl FunctionEmitter<'_, '_, '_> {
     /// A `while` loop in its normal shape (the counterpart of `for_loop`).
     pub(super) fn while_loop(
         &mut self,
-        test: &Code,
+        test: &Snippet,
         body: &[Node<'_>],
         orelse: &[Node<'_>],
         depth: usize,

@@ -266,13 +266,13 @@ impl<'s> Output<'s> {
     }
 }
 
-/// The header of a def, from its first decorator to the end of the line of its colon.
 /// The length of the indentation at the start of `line`.
 fn indent_width(line: &str) -> TextSize {
     let width = line.len() - line.trim_start_matches([' ', '\t']).len();
     TextSize::try_from(width).unwrap_or_default()
 }
 
+/// The header of a def, from its first decorator to the end of the line of its colon.
 pub fn trim_header(source: &str, start: TextSize, body_start: TextSize) -> TextRange {
     let text = &source[usize::from(start)..usize::from(body_start)];
     let trimmed = text.trim_end();

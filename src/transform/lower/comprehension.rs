@@ -6,7 +6,7 @@ use ruff_text_size::TextRange;
 
 use super::Lowerer;
 use crate::analyze::names::in_expr as name_uses;
-use crate::transform::ir::{Code, CompilerVariable, Jump, Node};
+use crate::transform::ir::{CompilerVariable, Jump, Node, Snippet};
 
 impl<'s> Lowerer<'s> {
     pub(super) fn flatten_comprehension(
@@ -15,7 +15,7 @@ impl<'s> Lowerer<'s> {
         kind: ComprehensionKind<'_>,
         origin: TextRange,
         out: &mut Vec<Node<'_>>,
-    ) -> Code {
+    ) -> Snippet {
         let result = self.temp();
         let init = match kind {
             ComprehensionKind::List(_) => "[]",
@@ -25,7 +25,7 @@ impl<'s> Lowerer<'s> {
             ComprehensionKind::All(_) => "True",
         };
         out.push(Node::Line {
-            code: Code {
+            code: Snippet {
                 text: format!("{result} = {init}"),
                 uses: Vec::new(),
                 defs: vec![result.clone()],
@@ -66,7 +66,7 @@ impl<'s> Lowerer<'s> {
                     };
                     let mut uses = code.uses;
                     uses.push(result.to_owned());
-                    Code {
+                    Snippet {
                         text: format!("{result}.{method}({})", code.text),
                         uses,
                         defs: code.defs,
@@ -83,14 +83,14 @@ impl<'s> Lowerer<'s> {
                     let id = self.id();
                     nodes.push(Node::If {
                         id,
-                        test: Code {
+                        test: Snippet {
                             text: test,
                             uses: code.uses,
                             defs: code.defs,
                         },
                         body: vec![
                             Node::Line {
-                                code: Code {
+                                code: Snippet {
                                     text: format!(
                                         "{result} = {}",
                                         if any { "True" } else { "False" }
@@ -119,7 +119,7 @@ impl<'s> Lowerer<'s> {
                     let mut uses = value.uses;
                     uses.push(result.to_owned());
                     uses.push(key_temp.clone());
-                    Code {
+                    Snippet {
                         text: format!("{result}[{key_temp}] = {}", value.text),
                         uses,
                         defs: value.defs,
@@ -202,7 +202,7 @@ impl<'s> Lowerer<'s> {
         expr: &Expr,
         renames: &[(String, String)],
         out: &mut Vec<Node<'_>>,
-    ) -> Code {
+    ) -> Snippet {
         let outer = self.renames.len();
         self.renames.extend_from_slice(renames);
         let code = self.flatten_expr(expr, out);

@@ -6,7 +6,7 @@ use ruff_text_size::{Ranged, TextRange};
 
 use super::comprehension::ComprehensionKind;
 use super::Lowerer;
-use crate::transform::ir::{Code, Node};
+use crate::transform::ir::{Node, Snippet};
 
 impl<'s> Lowerer<'s> {
     /// Whether evaluating `expr` earlier or later gives the same value around a call.
@@ -38,7 +38,7 @@ impl<'s> Lowerer<'s> {
         }
         struct Done {
             range: TextRange,
-            code: Code,
+            code: Snippet,
             changed: bool,
             stable: bool,
             unpacking: Option<Unpacking>,
@@ -63,7 +63,7 @@ impl<'s> Lowerer<'s> {
                         None => (earlier.code.text.clone(), temp.clone()),
                     };
                     out.push(Node::Line {
-                        code: Code {
+                        code: Snippet {
                             text: format!("{temp} = {value}"),
                             uses: earlier.code.uses.clone(),
                             defs: vec![temp.clone()],
@@ -71,7 +71,7 @@ impl<'s> Lowerer<'s> {
                         returned: None,
                         origin,
                     });
-                    earlier.code = Code {
+                    earlier.code = Snippet {
                         text: replacement,
                         uses: vec![temp],
                         defs: Vec::new(),
@@ -110,7 +110,7 @@ impl<'s> Lowerer<'s> {
 
     /// Flattens an expression: pause points inside it are moved into `out` (in evaluation
     /// order); the returned code computes the rest.
-    pub fn flatten_expr(&mut self, expr: &Expr, out: &mut Vec<Node<'_>>) -> Code {
+    pub fn flatten_expr(&mut self, expr: &Expr, out: &mut Vec<Node<'_>>) -> Snippet {
         if !self.expr_pauses(expr) {
             return self.plain_code(expr);
         }
@@ -191,7 +191,7 @@ impl<'s> Lowerer<'s> {
                     out.push(Node::Pause {
                         id,
                         resume_point,
-                        target: Some(Code {
+                        target: Some(Snippet {
                             text: temp.clone(),
                             uses: Vec::new(),
                             defs: vec![temp.clone()],
@@ -235,7 +235,7 @@ impl<'s> Lowerer<'s> {
         &mut self,
         call: &ast::ExprCall,
         out: &mut Vec<Node<'_>>,
-    ) -> Code {
+    ) -> Snippet {
         let origin = call.range();
         let Some(generator) = self.drained_generator(call) else {
             return self.plain_code(&Expr::Call(call.clone()));
@@ -306,7 +306,7 @@ impl<'s> Lowerer<'s> {
         &mut self,
         bool_op: &ast::ExprBoolOp,
         out: &mut Vec<Node<'_>>,
-    ) -> Code {
+    ) -> Snippet {
         let origin = bool_op.range;
         let temp = self.temp();
         let mut values = bool_op.values.iter();
@@ -325,7 +325,7 @@ impl<'s> Lowerer<'s> {
             let id = self.id();
             out.push(Node::If {
                 id,
-                test: Code {
+                test: Snippet {
                     text: test,
                     uses: vec![temp.clone()],
                     defs: Vec::new(),
@@ -343,7 +343,7 @@ impl<'s> Lowerer<'s> {
         &mut self,
         compare: &ast::ExprCompare,
         out: &mut Vec<Node<'_>>,
-    ) -> Code {
+    ) -> Snippet {
         let origin = compare.range;
         let result = self.temp();
         let left_code = self.flatten_expr(&compare.left, out);
@@ -362,7 +362,7 @@ impl<'s> Lowerer<'s> {
             let right = self.temp();
             block.push(self.assign_line(&right, code, origin));
             block.push(Node::Line {
-                code: Code {
+                code: Snippet {
                     text: format!("{result} = {left} {} {right}", op.as_str()),
                     uses: vec![left.clone(), right.clone()],
                     defs: vec![result.clone()],

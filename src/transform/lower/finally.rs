@@ -5,7 +5,7 @@ use ruff_python_ast as ast;
 use ruff_text_size::TextRange;
 
 use super::Lowerer;
-use crate::transform::ir::{Code, CompilerVariable, Jump, Node, NodeId};
+use crate::transform::ir::{CompilerVariable, Jump, Node, NodeId, Snippet};
 use std::collections::BTreeSet;
 
 impl<'s> Lowerer<'s> {
@@ -43,7 +43,7 @@ impl<'s> Lowerer<'s> {
         };
         let caught = self.variable(format!("_kappa_fx{id}"), state);
         let line = |text: String, uses: Vec<String>, defs: Vec<String>| Node::Line {
-            code: Code { text, uses, defs },
+            code: Snippet { text, uses, defs },
             returned: None,
             origin,
         };
@@ -110,14 +110,14 @@ impl<'s> Lowerer<'s> {
             );
             out.push(Node::For {
                 id: loop_id,
-                target: Code {
+                target: Snippet {
                     text: once.clone(),
                     uses: Vec::new(),
                     defs: vec![once],
                 },
-                iter: Code {
+                iter: Snippet {
                     text: "(0,)".to_owned(),
-                    ..Code::default()
+                    ..Snippet::default()
                 },
                 iterator_var,
                 body: vec![guarded],
@@ -136,13 +136,13 @@ impl<'s> Lowerer<'s> {
         for exit in jumps {
             let then = match exit {
                 Exit::Return => {
-                    let value = Code {
+                    let value = Snippet {
                         text: names.value.clone(),
                         uses: vec![names.value.clone()],
                         defs: Vec::new(),
                     };
                     Node::Line {
-                        code: Code {
+                        code: Snippet {
                             text: format!("return {}", value.text),
                             ..value.clone()
                         },
@@ -162,7 +162,7 @@ impl<'s> Lowerer<'s> {
             let if_id = self.id();
             out.push(Node::If {
                 id: if_id,
-                test: Code {
+                test: Snippet {
                     text: format!("{} == {}", names.kind, exit as u8),
                     uses: vec![names.kind.clone()],
                     defs: Vec::new(),
@@ -230,7 +230,7 @@ pub(super) fn redirect_in(
                     .as_ref()
                     .map_or("None", |value| value.text.as_str());
                 let record = |text: String, uses: Vec<String>, defs: Vec<String>| Node::Line {
-                    code: Code { text, uses, defs },
+                    code: Snippet { text, uses, defs },
                     returned: None,
                     origin: *origin,
                 };
@@ -260,7 +260,7 @@ pub(super) fn redirect_in(
                 jumps.insert(exit);
                 Some(vec![
                     Node::Line {
-                        code: Code {
+                        code: Snippet {
                             text: format!("{} = {}", names.kind, exit as u8),
                             uses: Vec::new(),
                             defs: vec![names.kind.clone()],
@@ -337,7 +337,7 @@ pub(super) fn redirect_in(
 pub(super) fn leave_if_recorded<'a>(names: &Ending, origin: TextRange, id: NodeId) -> Node<'a> {
     Node::If {
         id,
-        test: Code {
+        test: Snippet {
             text: names.kind.clone(),
             uses: vec![names.kind.clone()],
             defs: Vec::new(),

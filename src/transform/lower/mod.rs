@@ -9,7 +9,7 @@ use ruff_text_size::{Ranged, TextRange, TextSize};
 use rustc_hash::FxHashSet;
 use std::collections::BTreeMap;
 
-use super::ir::{Code, CompilerVariable, Node, NodeId};
+use super::ir::{CompilerVariable, Node, NodeId, Snippet};
 use crate::analyze::names::in_expr as name_uses;
 
 mod comprehension;
@@ -146,10 +146,6 @@ impl<'s> Lowerer<'s> {
         self.next_id
     }
 
-    pub fn ids_used(&self) -> NodeId {
-        self.next_id
-    }
-
     fn unsupported(&mut self, range: TextRange, what: impl Into<String>) {
         self.unsupported.push(Unsupported {
             range,
@@ -214,7 +210,12 @@ impl<'s> Lowerer<'s> {
     /// Renders an expression with replacements as code: parenthesized when it spans lines.
     /// Names renamed by an enclosing comprehension (`self.renames`) are replaced too, exactly
     /// at their nodes (so also inside f-strings, never inside string literals).
-    fn render(&self, expr: &Expr, replacements: &[(TextRange, String)], temps: &[String]) -> Code {
+    fn render(
+        &self,
+        expr: &Expr,
+        replacements: &[(TextRange, String)],
+        temps: &[String],
+    ) -> Snippet {
         let names = name_uses(expr);
         let renamed = |name: String| -> String {
             self.renames
@@ -252,10 +253,10 @@ impl<'s> Lowerer<'s> {
             text = format!("({text})");
         }
         uses.extend(temps.iter().cloned());
-        Code { text, uses, defs }
+        Snippet { text, uses, defs }
     }
 
-    fn plain_code(&self, expr: &Expr) -> Code {
+    fn plain_code(&self, expr: &Expr) -> Snippet {
         self.render(expr, &[], &[])
     }
 
@@ -265,17 +266,17 @@ impl<'s> Lowerer<'s> {
         point
     }
 
-    fn temp_code(&self, temp: String) -> Code {
-        Code {
+    fn temp_code(&self, temp: String) -> Snippet {
+        Snippet {
             text: temp.clone(),
             uses: vec![temp],
             defs: Vec::new(),
         }
     }
 
-    fn assign_line(&self, target: &str, value: Code, origin: TextRange) -> Node<'static> {
+    fn assign_line(&self, target: &str, value: Snippet, origin: TextRange) -> Node<'static> {
         Node::Line {
-            code: Code {
+            code: Snippet {
                 text: format!("{target} = {}", value.text),
                 uses: value.uses,
                 defs: vec![target.to_owned()],

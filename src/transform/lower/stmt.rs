@@ -7,7 +7,7 @@ use ruff_text_size::{Ranged, TextRange};
 use super::expr::dict_unpacked;
 use super::{inside, Lowerer};
 use crate::analyze::names::in_expr as name_uses;
-use crate::transform::ir::{Code, CompilerVariable, Jump, Node};
+use crate::transform::ir::{CompilerVariable, Jump, Node, Snippet};
 
 impl<'s> Lowerer<'s> {
     /// Lowers a block of statements.
@@ -86,7 +86,7 @@ impl<'s> Lowerer<'s> {
                     let mut defs = target.defs;
                     defs.extend(value.defs);
                     out.push(Node::Line {
-                        code: Code {
+                        code: Snippet {
                             text: format!("{} = {}", target.text, value.text),
                             uses,
                             defs,
@@ -103,7 +103,7 @@ impl<'s> Lowerer<'s> {
                     let mut uses = value.uses;
                     uses.extend(target.uses);
                     out.push(Node::Line {
-                        code: Code {
+                        code: Snippet {
                             text: format!("{} = {}", target.text, value.text),
                             uses,
                             defs: target.defs,
@@ -121,9 +121,9 @@ impl<'s> Lowerer<'s> {
             Stmt::Return(ret) => {
                 let Some(value) = &ret.value else {
                     out.push(Node::Line {
-                        code: Code {
+                        code: Snippet {
                             text: "return".to_owned(),
-                            ..Code::default()
+                            ..Snippet::default()
                         },
                         returned: Some(None),
                         origin,
@@ -132,7 +132,7 @@ impl<'s> Lowerer<'s> {
                 };
                 let code = self.flatten_expr(value, out);
                 out.push(Node::Line {
-                    code: Code {
+                    code: Snippet {
                         text: format!("return {}", code.text),
                         uses: code.uses.clone(),
                         defs: code.defs.clone(),
@@ -175,7 +175,7 @@ impl<'s> Lowerer<'s> {
                     let if_id = self.id();
                     body.push(Node::If {
                         id: if_id,
-                        test: Code {
+                        test: Snippet {
                             text: format!("not ({})", test.text),
                             uses: test.uses,
                             defs: test.defs,
@@ -187,9 +187,9 @@ impl<'s> Lowerer<'s> {
                     body.extend(self.lower_block(&while_stmt.body));
                     out.push(Node::While {
                         id,
-                        test: Code {
+                        test: Snippet {
                             text: "True".to_owned(),
-                            ..Code::default()
+                            ..Snippet::default()
                         },
                         body,
                         orelse: Vec::new(),
@@ -314,7 +314,7 @@ impl<'s> Lowerer<'s> {
             );
         }
         out.push(Node::Line {
-            code: Code {
+            code: Snippet {
                 text: self.splice(origin, &replacements),
                 uses,
                 defs: Vec::new(),
@@ -325,7 +325,11 @@ impl<'s> Lowerer<'s> {
     }
 
     /// The call of a pause point with its arguments (and callee) flattened.
-    pub(super) fn flatten_call_children(&mut self, call: &Expr, out: &mut Vec<Node<'_>>) -> Code {
+    pub(super) fn flatten_call_children(
+        &mut self,
+        call: &Expr,
+        out: &mut Vec<Node<'_>>,
+    ) -> Snippet {
         let children = crate::knowledge::evaluation_order(call);
         let (replacements, temps) =
             self.flatten_children(&children, &dict_unpacked(call), out, call.range());
@@ -334,8 +338,8 @@ impl<'s> Lowerer<'s> {
 
     /// Assignment targets as code: `a = b` for several; uses are the names read by subscript
     /// and attribute targets, defs the names bound.
-    pub(super) fn targets_code(&self, targets: &[Expr]) -> Code {
-        let mut code = Code::default();
+    pub(super) fn targets_code(&self, targets: &[Expr]) -> Snippet {
+        let mut code = Snippet::default();
         let mut texts = Vec::new();
         for target in targets {
             let mut text = self.source[target.range()].to_owned();
@@ -476,7 +480,7 @@ impl<'s> Lowerer<'s> {
         let old = self.temp();
         out.push(self.assign_line(
             &old,
-            Code {
+            Snippet {
                 text: place.clone(),
                 uses: place_uses.clone(),
                 defs: Vec::new(),
@@ -487,7 +491,7 @@ impl<'s> Lowerer<'s> {
         let mut uses = value.uses;
         uses.push(old.clone());
         out.push(Node::Line {
-            code: Code {
+            code: Snippet {
                 text: format!("{old} {op}= {}", value.text),
                 uses,
                 defs: vec![old.clone()],
@@ -498,7 +502,7 @@ impl<'s> Lowerer<'s> {
         let mut uses = place_uses;
         uses.push(old.clone());
         out.push(Node::Line {
-            code: Code {
+            code: Snippet {
                 text: format!("{place} = {old}"),
                 uses,
                 defs: Vec::new(),
@@ -521,7 +525,7 @@ impl<'s> Lowerer<'s> {
                 let mut uses = value.uses;
                 uses.push(name.id.to_string());
                 out.push(Node::Line {
-                    code: Code {
+                    code: Snippet {
                         text: format!("{} {op}= {}", name.id, value.text),
                         uses,
                         defs: vec![name.id.to_string()],

@@ -5,7 +5,7 @@ use ruff_python_ast::{self as ast, Stmt};
 use ruff_text_size::{Ranged, TextRange};
 
 use super::Lowerer;
-use crate::transform::ir::{Code, CompilerVariable, Node};
+use crate::transform::ir::{CompilerVariable, Node, Snippet};
 
 impl<'s> Lowerer<'s> {
     /// `with` as PEP 343 defines it, item by item, over a `Try` node (which continuations know
@@ -46,7 +46,7 @@ impl<'s> Lowerer<'s> {
             ),
         );
         let line_node = |text: String, uses: &[&str], defs: &[&str]| Node::Line {
-            code: Code {
+            code: Snippet {
                 text,
                 uses: uses.iter().map(|s| (*s).to_owned()).collect(),
                 defs: defs.iter().map(|s| (*s).to_owned()).collect(),
@@ -75,7 +75,7 @@ impl<'s> Lowerer<'s> {
             let mut uses = target.uses;
             uses.push(value.clone());
             try_body.push(Node::Line {
-                code: Code {
+                code: Snippet {
                     text: format!("{} = {value}", target.text),
                     uses,
                     defs: target.defs,
