@@ -1,15 +1,11 @@
 //! `kappac build`: what lands on disk, and what never does.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn kappac(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kappac"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("kappac runs")
-}
+mod common;
+
+use common::kappac;
 
 fn temp_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("kappac-build-{}-{name}", std::process::id()));

@@ -2,23 +2,11 @@
 //! paths, and the clean programs of the programming model.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn kappac(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_kappac"))
-        .args(args)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("kappac runs")
-}
+mod common;
 
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
+use common::{kappac, stderr, stdout};
 
 #[test]
 fn version_and_help() {

@@ -3,14 +3,10 @@
 //! names the same diagnostics as check.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
-fn kappac(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_kappac"))
-        .args(args)
-        .output()
-        .expect("kappac runs")
-}
+mod common;
+
+use common::kappac;
 
 /// Every handler among the fixtures: app directories and single diagnostics files.
 fn handlers() -> Vec<PathBuf> {

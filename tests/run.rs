@@ -3,6 +3,8 @@
 //! mode — normal, `--chaos every`, `--chaos kill` with three seeds, and a `--timeout` — with the
 //! same numbers of spawns and enqueued objects (nothing duplicated, nothing lost).
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -233,30 +235,7 @@ fn check_app(app: &Path) -> Vec<String> {
 
 #[test]
 fn every_app_gives_the_reference_result_in_every_mode() {
-    let apps = apps();
-    let halves: Vec<Vec<PathBuf>> = vec![
-        apps.iter().step_by(2).cloned().collect(),
-        apps.iter().skip(1).step_by(2).cloned().collect(),
-    ];
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = halves
-            .iter()
-            .map(|half| {
-                scope.spawn(move || {
-                    half.iter()
-                        .flat_map(|app| check_app(app))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| vec!["a worker thread panicked".to_owned()])
-            })
-            .collect()
-    });
+    let failures = common::on_two_threads(&apps(), |app| check_app(app));
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
 }
 

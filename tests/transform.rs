@@ -76,35 +76,8 @@ fn bundles_compile_import_and_match_the_untransformed_program() {
     let _ = std::fs::remove_dir_all(&temp);
     let pythons = pythons();
     let apps = fixtures();
-    // Two workers: this machine has two cores.
-    let chunks: Vec<Vec<PathBuf>> = vec![
-        apps.iter().step_by(2).cloned().collect(),
-        apps.iter().skip(1).step_by(2).cloned().collect(),
-    ];
-    let failures: Vec<String> = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .iter()
-            .map(|chunk| {
-                let temp = &temp;
-                let pythons = &pythons;
-                scope.spawn(move || {
-                    let mut failures = Vec::new();
-                    for app in chunk {
-                        if let Err(message) = check_app(app, temp, pythons) {
-                            failures.push(message);
-                        }
-                    }
-                    failures
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| vec!["a worker panicked".to_owned()])
-            })
-            .collect()
+    let failures = common::on_two_threads(&apps, |app| {
+        check_app(app, &temp, &pythons).err().into_iter().collect()
     });
     let _ = std::fs::remove_dir_all(&temp);
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));

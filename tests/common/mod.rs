@@ -1,6 +1,56 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests. (Each test binary uses some of them.)
+#![allow(dead_code)]
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
+use std::process::{Command, Output};
+
+/// Runs the `kappac` built for the tests (colors off) and waits for it.
+pub fn kappac<S: AsRef<OsStr>>(args: &[S]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_kappac"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("kappac runs")
+}
+
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// `check` on every item, on two threads (these machines have two cores): every failure.
+pub fn on_two_threads<T: Sync>(
+    items: &[T],
+    check: impl Fn(&T) -> Vec<String> + Sync,
+) -> Vec<String> {
+    let check = &check;
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = [0, 1]
+            .into_iter()
+            .map(|half| {
+                scope.spawn(move || {
+                    items
+                        .iter()
+                        .skip(half)
+                        .step_by(2)
+                        .flat_map(check)
+                        .collect::<Vec<String>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| vec!["a test thread panicked".to_owned()])
+            })
+            .collect()
+    })
+}
 
 /// The CPython interpreters to test with: python3, and pyenv's 3.9–3.13 (a missing one is
 /// said on stderr).
