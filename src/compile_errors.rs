@@ -1,6 +1,9 @@
 //! Syntax errors CPython raises when compiling rather than parsing (`break` outside a loop,
 //! `return` outside a function, duplicate parameters, `await` outside an async function …),
 //! found with ruff's `SemanticSyntaxChecker` and a scope context kept here.
+//!
+//! One file (over 700 lines): the checker's context trait and the scope walk that feeds it are
+//! one state machine; the rules themselves are ruff's, and the table of CPython's limits is short.
 
 use std::cell::RefCell;
 

@@ -6,7 +6,10 @@ Coordinators never unpickle the app's objects.
 objects across a resume (see `_Pickler`): iterators over dicts and sets stay iterators over the
 (shared) dict or set instead of becoming lists of what was left; exceptions keep their chain and
 are restored without calling their class's `__init__`; objects bound to module-level names of
-the app's modules are saved as references to those names, so they stay the same objects."""
+the app's modules are saved as references to those names, so they stay the same objects.
+
+One module (over 1,100 lines) because the pickler's dispatch table, the reducers it holds and
+the loaders they name must agree on one format: splitting it is issue 13's remaining work."""
 
 import collections
 import copyreg

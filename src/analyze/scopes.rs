@@ -1,6 +1,9 @@
 //! Scopes: the functions, lambdas and classes defined in a module, what each name is bound to in
 //! each scope, and how a name used in one scope resolves (Python's LEGB rules, class bodies
 //! skipped). Pass one of the analysis; everything after queries it.
+//!
+//! One file (over 700 lines, a third of it tests): one walk fills one table; splitting the
+//! walk from the queries would split the knowledge of how a binding is recorded.
 
 use ruff_python_ast::visitor::{self, Visitor};
 use ruff_python_ast::{
