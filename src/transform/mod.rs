@@ -506,3 +506,96 @@ fn pause_calls(analysis: &Analysis<'_>) -> FxHashSet<(TextSize, TextSize)> {
         .map(|(_, site)| (site.range.start(), site.range.end()))
         .collect()
 }
+
+/// Liveness as a reader checks it: for a tiny function `f`, the variables a checkpoint saves at
+/// each of its pause points, in order, written beside the code (kappac's own variables shown
+/// by what they hold).
+#[cfg(test)]
+mod liveness_tests {
+    use super::*;
+
+    fn live_at_pauses(source: &str) -> Vec<Vec<String>> {
+        let file = SourceFile::new("handler.py", format!("import rt\n\n{source}"));
+        let parsed = crate::parse::parse(&file, crate::parse::TargetVersion::default());
+        assert!(parsed.diagnostics.is_empty(), "{:?}", parsed.diagnostics);
+        let analysis = Analysis::new(parsed.module());
+        let id = analysis
+            .scopes
+            .function_ids()
+            .find(|id| analysis.scopes.function(*id).qualname == "f")
+            .expect("a function f");
+        let calls = pause_calls(&analysis);
+        let starts = sorted_starts(&calls);
+        let lowered = lower_function(&file, &analysis, id, &calls, &starts, &mut 1);
+        let mut live = Vec::new();
+        liveness::for_each_pause(&lowered.body, &mut |node| {
+            if let ir::Node::Pause { id: pause, .. } = node {
+                let names = lowered
+                    .liveness
+                    .at_pause
+                    .get(pause)
+                    .cloned()
+                    .unwrap_or_default();
+                live.push(
+                    names
+                        .into_iter()
+                        .map(|name| match lowered.variables.get(&name) {
+                            Some(variable) => format!("{variable:?}"),
+                            None => name,
+                        })
+                        .collect(),
+                );
+            }
+        });
+        live
+    }
+
+    fn check(source: &str, expected: &[&[&str]]) {
+        let expected: Vec<Vec<String>> = expected
+            .iter()
+            .map(|names| names.iter().map(|n| (*n).to_owned()).collect())
+            .collect();
+        assert_eq!(live_at_pauses(source), expected, "\n{source}");
+    }
+
+    #[test]
+    fn straight_line() {
+        check(
+            "def f(a, b):\n    c = a + 1\n    rt.checkpoint()\n    return c",
+            &[&["c"]],
+        );
+        // Rebound before any read: dead at the pause.
+        check(
+            "def f(a):\n    rt.checkpoint()\n    a = 2\n    return a",
+            &[&[]],
+        );
+    }
+
+    #[test]
+    fn loops_keep_what_the_next_iterations_read() {
+        check(
+            "def f(xs):\n    total = 0\n    for x in xs:\n        rt.checkpoint()\n        total += x\n    return total",
+            &[&["Iterator { line: 5 }", "total", "x"]],
+        );
+        check(
+            "def f(n):\n    i = 0\n    while i < n:\n        rt.checkpoint()\n        i += 1\n    return i",
+            &[&["i", "n"]],
+        );
+    }
+
+    #[test]
+    fn values_computed_before_the_pause_are_kept() {
+        check(
+            "def f(a, fut):\n    return a * 2 + fut.wait()",
+            &[&["Temporary"]],
+        );
+    }
+
+    #[test]
+    fn handlers_and_finally_keep_what_they_read() {
+        check(
+            "def f(a, b):\n    try:\n        rt.checkpoint()\n    except ValueError:\n        return a\n    finally:\n        print(b)\n    return 0",
+            &[&["a", "b"]],
+        );
+    }
+}
