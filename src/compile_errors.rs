@@ -313,6 +313,11 @@ impl SemanticSyntaxContext for Context<'_> {
     }
 
     fn global(&self, name: &str) -> Option<TextRange> {
+        // Names in a comprehension are its own (CPython's symbol table gives it a scope): a
+        // use there never comes "prior to" the function's `global` (`:=` is checked below).
+        if matches!(self.scopes.last(), Some(Scope::Comprehension { .. })) {
+            return None;
+        }
         self.declarations()?.global(name)
     }
 
@@ -521,6 +526,16 @@ impl<'a> Visitor<'a> for Context<'a> {
                     let bound = name.ctx != ExprContext::Load;
                     self.nonlocal_after(name.id.as_str(), name.range, bound);
                 }
+            }
+            // `:=` in a comprehension binds in the enclosing function: before that function's
+            // `global`/`nonlocal` statement, an error (other names of a comprehension are its own).
+            Expr::Named(named)
+                if matches!(self.scopes.last(), Some(Scope::Comprehension { .. })) =>
+            {
+                if let Expr::Name(name) = &*named.target {
+                    self.binding_before_declaration(name.id.as_str(), name.range, true);
+                }
+                visitor::walk_expr(self, expr);
             }
             Expr::Lambda(lambda) => {
                 if let Some(parameters) = &lambda.parameters {
