@@ -525,6 +525,21 @@ impl<'a> Visitor<'a> for Context<'a> {
                 if matches!(self.scopes.last(), Some(Scope::Function { .. })) {
                     let bound = name.ctx != ExprContext::Load;
                     self.nonlocal_after(name.id.as_str(), name.range, bound);
+                    // Reading `super` in a function reads `__class__` too (CPython's symbol
+                    // table adds the use, for zero-argument `super()`).
+                    if name.id.as_str() == "super" && !bound {
+                        self.nonlocal_after("__class__", name.range, false);
+                        let global = self
+                            .declarations()
+                            .and_then(|d| d.global("__class__"))
+                            .filter(|declaration| name.range.start() < declaration.start());
+                        if global.is_some() {
+                            self.error(
+                                name.range,
+                                "name '__class__' is used prior to global declaration",
+                            );
+                        }
+                    }
                 }
             }
             // `:=` in a comprehension binds in the enclosing function: before that function's
