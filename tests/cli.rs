@@ -446,6 +446,20 @@ fn explain_lists_codes_as_json() {
     assert!(k030["retired_in"].is_string(), "{k030}");
 }
 
+/// The codes of a `--format json` report, sorted.
+fn json_codes(output: &std::process::Output) -> Vec<String> {
+    let report: serde_json::Value = serde_json::from_str(&stdout(output))
+        .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(output), stderr(output)));
+    let mut codes: Vec<String> = report
+        .as_array()
+        .expect("an array")
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    codes.sort();
+    codes
+}
+
 /// `[tool.kappac]` in the closest pyproject.toml that has it, under the command line's options.
 #[test]
 fn pyproject_toml_configures_check_emit_and_build() {
@@ -476,16 +490,7 @@ fn pyproject_toml_configures_check_emit_and_build() {
     let app_arg = app.to_string_lossy().into_owned();
     let codes = |args: &[&str]| -> (Option<i32>, Vec<String>) {
         let output = kappac(&[&["check", &app_arg, "--format", "json"], args].concat());
-        let report: serde_json::Value = serde_json::from_str(&stdout(&output))
-            .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(&output), stderr(&output)));
-        let mut codes: Vec<String> = report
-            .as_array()
-            .expect("an array")
-            .iter()
-            .map(|d| d["code"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        codes.sort();
-        (output.status.code(), codes)
+        (output.status.code(), json_codes(&output))
     };
     assert_eq!(codes(&["--deny-warnings"]), (Some(0), vec![]));
     // Without the file: 3.9 rejects `match`, and both warnings are back.
@@ -603,16 +608,7 @@ fn configuration_follows_the_real_path() {
             .current_dir(cwd)
             .output()
             .expect("kappac runs");
-        let report: serde_json::Value = serde_json::from_str(&stdout(&output))
-            .unwrap_or_else(|e| panic!("{e}: {} {}", stdout(&output), stderr(&output)));
-        let mut codes: Vec<String> = report
-            .as_array()
-            .expect("an array")
-            .iter()
-            .map(|d| d["code"].as_str().unwrap_or_default().to_owned())
-            .collect();
-        codes.sort();
-        codes
+        json_codes(&output)
     };
     // Nothing above the app configures it: both warnings.
     assert_eq!(codes(&["../app"], &root.join("other")), ["K042", "K050"]);

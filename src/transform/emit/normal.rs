@@ -250,20 +250,8 @@ impl FunctionEmitter<'_, '_, '_> {
         rewrite: Rewrite,
         at: TextSize,
     ) {
-        self.out.line(
-            depth,
-            &format!("for {} in {iterator_var}:", target.text),
-            at,
-        );
-        self.block(
-            body,
-            depth + 1,
-            Rewrite {
-                moved_loop: LoopTarget::Syntactic,
-                ..rewrite
-            },
-        );
-        self.loop_else(orelse, depth, rewrite, at);
+        let header = format!("for {} in {iterator_var}:", target.text);
+        self.loop_statement(&header, body, orelse, depth, rewrite, at);
     }
 
     /// Everything of a `try` statement after its body: a first handler that lets pauses
@@ -331,7 +319,22 @@ impl FunctionEmitter<'_, '_, '_> {
         rewrite: Rewrite,
         at: TextSize,
     ) {
-        self.out.line(depth, &format!("while {}:", test.text), at);
+        let header = format!("while {}:", test.text);
+        self.loop_statement(&header, body, orelse, depth, rewrite, at);
+    }
+
+    /// A loop in its normal shape: its header, its body (where `break`/`continue` are its
+    /// own), its `else`.
+    fn loop_statement(
+        &mut self,
+        header: &str,
+        body: &[Node<'_>],
+        orelse: &[Node<'_>],
+        depth: usize,
+        rewrite: Rewrite,
+        at: TextSize,
+    ) {
+        self.out.line(depth, header, at);
         self.block(
             body,
             depth + 1,
