@@ -82,7 +82,7 @@ fn live_resources(
         return Vec::new();
     }
     let stores = crate::analyze::names::in_body(&lowered.def.body).stores;
-    let other_bindings = statement_bindings(&lowered.def.body);
+    let other_bindings = non_assignment_bindings(&lowered.def.body);
     resources.retain(|(name, ranges)| {
         !function.params.all().any(|p| p == *name)
             && !other_bindings.contains(*name)
@@ -161,7 +161,7 @@ fn live_resources(
 
 /// Names a block binds other than by assigning an expression (`import`, `def`, `class`,
 /// `except ... as`, `match` captures) or declares `global`/`nonlocal`, at any depth.
-fn statement_bindings(body: &[Stmt]) -> FxHashSet<String> {
+fn non_assignment_bindings(body: &[Stmt]) -> FxHashSet<String> {
     use ruff_python_ast::visitor::{self, Visitor};
     use ruff_python_ast::{ExceptHandler, Pattern};
     #[derive(Default)]
