@@ -185,12 +185,32 @@ enum Scope<'a> {
     },
     Comprehension {
         is_async: bool,
-        is_generator: bool,
+        kind: ComprehensionKind,
     },
     Class {
         /// Loops open in this class body.
         loops: u32,
     },
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ComprehensionKind {
+    List,
+    Set,
+    Dict,
+    Generator,
+}
+
+impl ComprehensionKind {
+    /// As CPython's messages name it.
+    fn name(self) -> &'static str {
+        match self {
+            ComprehensionKind::List => "list comprehension",
+            ComprehensionKind::Set => "set comprehension",
+            ComprehensionKind::Dict => "dict comprehension",
+            ComprehensionKind::Generator => "generator expression",
+        }
+    }
 }
 
 struct Context<'a> {
@@ -396,7 +416,7 @@ impl SemanticSyntaxContext for Context<'_> {
             matches!(
                 s,
                 Scope::Comprehension {
-                    is_generator: true,
+                    kind: ComprehensionKind::Generator,
                     ..
                 }
             )
@@ -552,6 +572,14 @@ impl<'a> Visitor<'a> for Context<'a> {
                 }
                 visitor::walk_expr(self, expr);
             }
+            // In a function, ruff's checker takes a comprehension's `yield` for the function's.
+            Expr::Yield(_) | Expr::YieldFrom(_) if self.in_function_scope() => {
+                if let Some(Scope::Comprehension { kind, .. }) = self.scopes.last() {
+                    let message = format!("'yield' inside {}", kind.name());
+                    self.error(expr.range(), message);
+                }
+                visitor::walk_expr(self, expr);
+            }
             Expr::Lambda(lambda) => {
                 if let Some(parameters) = &lambda.parameters {
                     self.visit_parameters(parameters);
@@ -581,7 +609,12 @@ impl<'a> Visitor<'a> for Context<'a> {
             | Expr::Generator(ast::ExprGenerator {
                 elt, generators, ..
             }) => {
-                self.comprehension(generators, matches!(expr, Expr::Generator(_)), &[elt]);
+                let kind = match expr {
+                    Expr::ListComp(_) => ComprehensionKind::List,
+                    Expr::SetComp(_) => ComprehensionKind::Set,
+                    _ => ComprehensionKind::Generator,
+                };
+                self.comprehension(generators, kind, &[elt]);
             }
             Expr::DictComp(ast::ExprDictComp {
                 key,
@@ -591,7 +624,7 @@ impl<'a> Visitor<'a> for Context<'a> {
             }) => {
                 let mut parts: Vec<&'a Expr> = key.iter().map(|k| &**k).collect();
                 parts.push(value);
-                self.comprehension(generators, false, &parts);
+                self.comprehension(generators, ComprehensionKind::Dict, &parts);
             }
             _ => visitor::walk_expr(self, expr),
         }
@@ -676,7 +709,7 @@ impl<'a> Context<'a> {
     fn comprehension(
         &mut self,
         generators: &'a [ast::Comprehension],
-        is_generator: bool,
+        kind: ComprehensionKind,
         parts: &[&'a Expr],
     ) {
         // The first iterable is evaluated in the enclosing scope.
@@ -687,7 +720,7 @@ impl<'a> Context<'a> {
         }
         self.scopes.push(Scope::Comprehension {
             is_async: first.is_some_and(|g| g.is_async) || generators.clone().any(|g| g.is_async),
-            is_generator,
+            kind,
         });
         if let Some(first) = first {
             self.visit_expr(&first.target);

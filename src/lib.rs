@@ -16,6 +16,7 @@ pub mod config;
 pub mod diagnostics;
 pub mod knowledge;
 pub mod parse;
+mod parser_stack;
 pub mod pipeline;
 mod python_codecs;
 pub mod render;

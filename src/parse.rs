@@ -9,6 +9,7 @@ use ruff_text_size::{Ranged, TextRange, TextSize};
 
 use crate::codes::Code;
 use crate::diagnostics::{Diagnostic, Label};
+use crate::parser_stack;
 use crate::source::{DecodeError, SourceFile};
 
 /// The Python versions kappac's output can target.
@@ -392,13 +393,25 @@ fn layout_error(
         found: None,
     };
     finder.visit_body(&parsed.syntax().body);
-    finder.found.map(|range| {
-        LayoutError::nesting(
+    if let Some(range) = finder.found {
+        return Some(LayoutError::nesting(
             range,
             format!(
                 "expression nested more than {limit} levels deep: CPython {target} cannot compile it"
             ),
-        )
+        ));
+    }
+    // The tree's depth is bounded now, as parser_stack's walk needs.
+    parser_stack::overflow(parsed, target.python_version()).map(|range| LayoutError {
+        range,
+        message: format!(
+            "too complex to parse: these nested blocks and brackets overflow CPython's parser \
+             stack ({} levels)",
+            parser_stack::LIMIT
+        ),
+        label: "CPython's parser gives up here",
+        help: "nest less: move the inner blocks into a function, or split the expression into \
+               several statements with intermediate variables",
     })
 }
 

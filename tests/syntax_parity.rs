@@ -32,8 +32,9 @@ for path in sys.argv[1:]:
         try:
             compile(source(), path, "exec")
             ways.append(True)
-        # (3.9 and 3.10 raise ValueError for a null byte.)
-        except (SyntaxError, UnicodeDecodeError, LookupError, ValueError):
+        # (3.9 and 3.10 raise ValueError for a null byte; a parser stack overflow is a
+        # MemoryError.)
+        except (SyntaxError, UnicodeDecodeError, LookupError, ValueError, MemoryError):
             ways.append(False)
     verdicts[path] = ways[0] if ways[0] == ways[1] else None
 print(json.dumps({"version": "%d.%d" % sys.version_info[:2], "verdicts": verdicts}))
