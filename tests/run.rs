@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 /// Runs `kappac run` on a one-file app written for the test.
@@ -21,22 +21,6 @@ fn run_source(name: &str, source: &str, args: &[&str]) -> std::process::Output {
         .expect("kappac runs");
     let _ = std::fs::remove_dir_all(&dir);
     output
-}
-
-fn apps() -> Vec<PathBuf> {
-    let mut apps = Vec::new();
-    apps.push(PathBuf::from("examples/wordcount"));
-    for dir in ["tests/fixtures/apps", "tests/fixtures/transform"] {
-        for entry in std::fs::read_dir(dir).expect("fixtures") {
-            let path = entry.expect("entry").path();
-            if path.join("handler.py").is_file() && path.join("event.json").is_file() {
-                apps.push(path);
-            }
-        }
-    }
-    apps.sort();
-    assert!(apps.len() >= 20);
-    apps
 }
 
 fn expect(app: &Path) -> serde_json::Value {
@@ -233,10 +217,23 @@ fn check_app(app: &Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn every_app_gives_the_reference_result_in_every_mode() {
-    let failures = common::on_two_threads(&apps(), |app| check_app(app));
+/// One app gives the reference result in every mode.
+fn run_fixture(app: &Path) {
+    let failures = check_app(app);
     assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+}
+
+mod transform_apps {
+    crate::transform_fixtures!(test_each_fixture, crate::run_fixture);
+}
+
+mod apps {
+    crate::app_fixtures!(test_each_fixture, crate::run_fixture);
+}
+
+#[test]
+fn example_wordcount() {
+    run_fixture(Path::new("examples/wordcount"));
 }
 
 #[test]

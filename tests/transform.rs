@@ -16,19 +16,6 @@ use kappac::parse::TargetVersion;
 use kappac::pipeline::compile_handler;
 use kappac::source::SourceFile;
 
-const FIXTURES: &str = "tests/fixtures/transform";
-
-fn fixtures() -> Vec<PathBuf> {
-    let mut apps: Vec<PathBuf> = std::fs::read_dir(FIXTURES)
-        .expect("transform fixtures")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.join("handler.py").is_file())
-        .collect();
-    apps.sort();
-    assert!(apps.len() >= 12, "expected the transform fixtures");
-    apps
-}
-
 fn options(app: &Path) -> CheckOptions {
     let target = std::fs::read_to_string(app.join("expect.json"))
         .ok()
@@ -56,31 +43,32 @@ fn name(app: &Path) -> String {
         .into_owned()
 }
 
-#[test]
-fn emitted_code_matches_snapshots_and_is_deterministic() {
-    for app in fixtures() {
-        let first = emitted(&app);
-        assert_eq!(
-            first,
-            emitted(&app),
-            "{}: emission is not deterministic",
-            app.display()
-        );
-        insta::assert_snapshot!(name(&app), first);
+/// One fixture: its emitted code matches the snapshot and is the same every time; the bundle
+/// compiles on every CPython here, imports, and matches the untransformed program.
+fn transform_fixture(app: &Path) {
+    let first = emitted(app);
+    assert_eq!(
+        first,
+        emitted(app),
+        "{}: emission is not deterministic",
+        app.display()
+    );
+    insta::assert_snapshot!(name(app), first);
+    let temp = std::env::temp_dir().join(format!(
+        "kappac-transform-{}-{}",
+        std::process::id(),
+        name(app)
+    ));
+    let _ = std::fs::remove_dir_all(&temp);
+    let result = check_app(app, &temp, &pythons());
+    let _ = std::fs::remove_dir_all(&temp);
+    if let Err(message) = result {
+        panic!("{message}");
     }
 }
 
-#[test]
-fn bundles_compile_import_and_match_the_untransformed_program() {
-    let temp = std::env::temp_dir().join(format!("kappac-transform-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&temp);
-    let pythons = pythons();
-    let apps = fixtures();
-    let failures = common::on_two_threads(&apps, |app| {
-        check_app(app, &temp, &pythons).err().into_iter().collect()
-    });
-    let _ = std::fs::remove_dir_all(&temp);
-    assert!(failures.is_empty(), "\n{}", failures.join("\n\n"));
+mod fixtures {
+    crate::transform_fixtures!(test_each_fixture, crate::transform_fixture);
 }
 
 fn check_app(app: &Path, temp: &Path, pythons: &[PathBuf]) -> Result<(), String> {

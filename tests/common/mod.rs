@@ -22,34 +22,123 @@ pub fn stderr(output: &Output) -> String {
     String::from_utf8_lossy(&output.stderr).into_owned()
 }
 
-/// `check` on every item, on two threads (these machines have two cores): every failure.
-pub fn on_two_threads<T: Sync>(
-    items: &[T],
-    check: impl Fn(&T) -> Vec<String> + Sync,
-) -> Vec<String> {
-    let check = &check;
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = [0, 1]
-            .into_iter()
-            .map(|half| {
-                scope.spawn(move || {
-                    items
-                        .iter()
-                        .skip(half)
-                        .step_by(2)
-                        .flat_map(check)
-                        .collect::<Vec<String>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| {
-                h.join()
-                    .unwrap_or_else(|_| vec!["a test thread panicked".to_owned()])
-            })
-            .collect()
-    })
+/// One `#[test]` per fixture directory of `$dir`, named after it, calling `$check(&path)`, and
+/// one that the names are exactly the directories of `$dir` with a `handler.py` (a new fixture
+/// cannot be left out, nor a removed one linger). Invoke it in a module of its own.
+#[macro_export]
+macro_rules! test_each_fixture {
+    ($dir:literal, $check:path, [$($name:ident),* $(,)?]) => {
+        $(
+            #[test]
+            fn $name() {
+                $check(&std::path::Path::new($dir).join(stringify!($name)));
+            }
+        )*
+
+        #[test]
+        fn every_fixture_has_its_test() {
+            $crate::common::assert_fixtures_listed($dir, &[$(stringify!($name)),*]);
+        }
+    };
+}
+
+/// `$m!(dir, $check, [names])` for the apps of `tests/fixtures/transform` (the transform tests
+/// and the run tests both take every one).
+#[macro_export]
+macro_rules! transform_fixtures {
+    ($m:ident, $check:path) => {
+        $crate::$m!(
+            "tests/fixtures/transform",
+            $check,
+            [
+                assignment_expressions,
+                big_integers,
+                callee_expressions,
+                checkpoint_is_durable,
+                child_error,
+                closures_and_lambdas,
+                comprehensions,
+                control_flow_mix,
+                dead_data,
+                decorators,
+                deep_chain,
+                del_after_pause,
+                dict_view_iterators,
+                drained_by_builtins,
+                drained_stopping_early,
+                early_returns,
+                exception_chains,
+                exit_from_tasks,
+                expression_statement_with_pause_argument,
+                fanout_and_sum,
+                fib_futures,
+                finally_after_pausing_handler,
+                finally_after_return,
+                finally_on_every_ending,
+                finally_on_propagating_exception,
+                finally_with_loop_jumps,
+                fstrings_and_block_defs,
+                future_waited_twice,
+                generator_from_helper,
+                inheritance_super,
+                jumps_in_try_except,
+                jumps_leaving_blocks,
+                jumps_leaving_pausing_blocks,
+                jumps_overridden_in_finally,
+                loops_with_else,
+                match_class_patterns,
+                module_identity,
+                names_inside_flattened_arguments,
+                nested_loops,
+                no_blank_lines_between,
+                nonlocal_of_dead_variable,
+                pausing_init,
+                ping_pong,
+                queue_counter,
+                retry_with_counter_file,
+                short_circuit,
+                static_and_class_methods,
+                tasks_that_exit,
+                try_except,
+                unpacking_before_pauses,
+                with_blocks,
+                with_target_rebound,
+            ]
+        );
+    };
+}
+
+/// `$m!(dir, $check, [names])` for the apps of `tests/fixtures/apps`.
+#[macro_export]
+macro_rules! app_fixtures {
+    ($m:ident, $check:path) => {
+        $crate::$m!(
+            "tests/fixtures/apps",
+            $check,
+            [
+                long_loop,
+                producer_consumer,
+                returned_futures,
+                side_effect_once,
+            ]
+        );
+    };
+}
+
+pub fn assert_fixtures_listed(dir: &str, listed: &[&str]) {
+    let mut found: Vec<String> = std::fs::read_dir(dir)
+        .expect("fixture directory")
+        .filter_map(Result::ok)
+        .filter(|e| e.path().join("handler.py").is_file())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    found.sort();
+    let mut listed: Vec<String> = listed.iter().map(|s| (*s).to_owned()).collect();
+    listed.sort();
+    assert_eq!(
+        found, listed,
+        "the fixtures of {dir} and the names listed in tests/common/mod.rs differ"
+    );
 }
 
 /// The CPython interpreters to test with: python3, and pyenv's 3.9–3.13 (a missing one is
