@@ -81,6 +81,24 @@ class StoreTests(unittest.TestCase):
         self.assertEqual(dict(db.execute("SELECT id, state FROM runs"))[first.run_id], "finished")
         db.close()
 
+    def test_a_call_is_stored_once_with_its_checkpoint(self):
+        """What replay rests on: a task restarted from a checkpoint makes its calls again, and
+        the store takes each (task, seqno) once; a repeat stores nothing, not even its
+        checkpoint, and the kind recorded the first time is what the coordinator compares."""
+        store = Store(self.path)
+        self.assertTrue(store.store("t1", 1, b"before 1", "spawn", b"call 1"))
+        self.assertFalse(store.store("t1", 1, b"again", "spawn", b"call 1"))
+        self.assertTrue(store.store("t2", 1, None, "enqueue", b"other task"))
+        self.assertEqual(store.recorded_kind("t1", 1), "spawn")
+        self.assertEqual(store.recorded_kind("t2", 1), "enqueue")
+        self.assertIsNone(store.recorded_kind("t1", 2))
+        store.close()
+        db = sqlite3.connect(self.path)
+        self.assertEqual(db.execute("SELECT checkpoint FROM checkpoints WHERE task = 't1'").fetchall(),
+                         [(b"before 1",)])
+        self.assertEqual(db.execute("SELECT count(*) FROM calls").fetchone()[0], 2)
+        db.close()
+
     def test_two_coordinators_cannot_share_a_store(self):
         first = Store(self.path)
         with self.assertRaises(StoreError) as raised:

@@ -372,6 +372,44 @@ class Point:
 
 
 ORIGIN = Point(0)
+
+
+class Tools:
+    @staticmethod
+    def twice(x):
+        return 2 * x
+
+    @classmethod
+    def build(cls):
+        return cls()
+
+
+def shared_cell():
+    n = 0
+
+    def inc():
+        nonlocal n
+        n += 1
+        return n
+
+    def get():
+        return n
+
+    return inc, get
+
+
+def recursive():
+    def fact(k):
+        return 1 if k <= 1 else k * fact(k - 1)
+
+    return fact
+
+
+def with_defaults(base):
+    def f(x, y=base, *, z=[base]):
+        return x + y + z[0]
+
+    return f
 ''' + "".join("X%d = [%d]\n" % (n, n) for n in range(300))
 
     def setUp(self):
@@ -450,6 +488,27 @@ ORIGIN = Point(0)
         app.MISSING = "other"
         with self.assertRaisesRegex(pickle.UnpicklingError, "a builtins.object when it was saved"):
             wire.loads(unused)
+
+    def test_functions(self):
+        """Module-level functions and methods by reference; functions made by a call (closures)
+        by value, with their cells shared as they were, their defaults and their names."""
+        app = self.app
+        twice, build, remember = again([app.Tools.twice, app.Tools.build, app.remember])
+        self.assertIs(twice, app.Tools.twice)
+        self.assertIs(build.__self__, app.Tools)
+        self.assertIs(build.__func__, app.Tools.build.__func__)
+        self.assertIs(remember, app.remember)
+        inc, get = again(app.shared_cell())
+        inc()
+        inc()
+        self.assertEqual(get(), 2)  # one cell, as before the checkpoint
+        self.assertEqual(again(app.recursive())(5), 120)  # a closure over itself
+        f = again(app.with_defaults(10))
+        self.assertEqual(f(1), 21)
+        self.assertEqual(f.__kwdefaults__, {"z": [10]})
+        self.assertEqual((f.__qualname__, f.__module__), ("with_defaults.<locals>.f", "wire_app"))
+        with self.assertRaisesRegex(TypeError, "cannot pickle 'generator' object"):
+            wire.dumps((x for x in "ab"))
 
     def test_many_references_and_a_big_pickle(self):
         app = self.app
