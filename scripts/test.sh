@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test of kappac: formatting, lints, unit, snapshot, CLI and stdlib tests.
 # Needs only what this machine kind ships (cargo with rustfmt and clippy, python3); installs
-# python3 with apt-get if it is missing.
+# python3 and redis-server with apt-get if they are missing, and the pinned Python packages of
+# scripts/test-requirements.txt in a venv (target/test-venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +15,21 @@ for component in rustfmt clippy; do
         rustup component add "$component"
     fi
 done
+
+# The cluster tests (tests/cluster.rs) start their own redis-server (Debian package) and run the
+# coordinator with the pinned packages of scripts/test-requirements.txt, in a venv made here.
+if ! command -v redis-server >/dev/null 2>&1; then
+    echo "redis-server not found: installing it with apt-get" >&2
+    apt-get update -qq && apt-get install -y -qq redis-server >/dev/null
+fi
+venv=target/test-venv
+if ! cmp -s scripts/test-requirements.txt "$venv/requirements.txt"; then
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install -q --disable-pip-version-check -r scripts/test-requirements.txt
+    cp scripts/test-requirements.txt "$venv/requirements.txt"
+fi
+export KAPPAC_TEST_PYTHON="$PWD/$venv/bin/python"
 
 cargo fmt --check
 cargo clippy --locked --all-targets -- -D warnings

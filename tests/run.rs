@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Runs `kappac run` on a one-file app written for the test.
@@ -270,6 +270,28 @@ fn deadlock_is_reported_with_the_blocked_tasks() {
         stderr.contains("task 0 waits for an item in queue 0.1 at handler.py line 5"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_relative_python_is_named_from_the_current_directory() {
+    let real = Command::new("python3")
+        .args(["-c", "import sys; print(sys.executable)"])
+        .output()
+        .expect("python3 runs");
+    let real = String::from_utf8_lossy(&real.stdout).trim().to_owned();
+    let dir = PathBuf::from(format!("target/relative-python-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let link = dir.join("python3");
+    let _ = std::fs::remove_file(&link);
+    std::os::unix::fs::symlink(&real, &link).expect("symlink");
+    let output = run_source(
+        "relative-python",
+        "def handler(event, context):\n    return 41 + 1\n",
+        &["--python", &link.to_string_lossy()],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(output.status.success(), "{}", common::stderr(&output));
+    assert_eq!(common::stdout(&output).trim(), "42");
 }
 
 #[test]

@@ -1,7 +1,7 @@
 """Runs a bundle on the local coordinator and prints the handler's result as one line of JSON.
 
     python3 -m kappa_coordinator BUNDLE [--event JSON | --event-file PATH] [--workers N]
-                                        [--timeout S] [--store PATH]
+                                        [--timeout S] [--store PATH|redis://HOST:PORT/DB]
                                         [--chaos every|kill=P,seed=S[,timed]]
 """
 
@@ -35,7 +35,9 @@ def main(argv=None, prog="python3 -m kappa_coordinator", bundle=None):
                         help="worker processes, 1 or more (default: the number of CPUs)")
     parser.add_argument("--timeout", type=float, default=None, help="time limit of one invocation, seconds")
     parser.add_argument("--block-wait", type=float, default=1.0, help="how long a blocked call waits in place")
-    parser.add_argument("--store", default=None, help="SQLite file for checkpoints and calls")
+    parser.add_argument("--store", default=None,
+                        help="where checkpoints and calls are kept: a SQLite file, or redis://HOST:PORT/DB "
+                             "(needs the redis package); default: memory")
     parser.add_argument("--chaos", default=None,
                         help="kill workers to test recovery: 'every' (at every coordinator call) or "
                              "'kill=P,seed=S' (at calls, with probability P, reproducibly per seed; add ',timed' "
@@ -85,6 +87,12 @@ def main(argv=None, prog="python3 -m kappa_coordinator", bundle=None):
     except KeyboardInterrupt:
         print("run stopped (interrupted): its workers were stopped; " + coordinator.summary(), file=sys.stderr)
         return 130
+    except StoreError as error:
+        # Nothing more can be applied once a call cannot be stored: the run stops, its workers
+        # stopped; what was stored stays (a durable store keeps the run as "running").
+        print("error: %s" % error, file=sys.stderr)
+        print("run failed: " + coordinator.summary(), file=sys.stderr)
+        return 1
     except RunFailed as failure:
         sys.stderr.write(str(failure))
         if not str(failure).endswith("\n"):

@@ -29,7 +29,7 @@ import time
 from kappa_coordinator.backend import LocalProcesses
 from kappa_coordinator.chaos import Chaos
 from kappa_coordinator.state import State
-from kappa_coordinator.store import SqliteStore
+from kappa_coordinator.store import open_store
 from kappa_coordinator.terminal import Terminal
 from rt.protocol import DURABLE, EXIT, MAIN, VERSION, pipelined_reply
 
@@ -122,7 +122,7 @@ class Coordinator:
         self.main_json_error = None
         self.main_traceback = None
         self.started = time.monotonic()
-        self.store = SqliteStore(store, app_hash=_app_hash(self.bundle))
+        self.store = open_store(store, app_hash=_app_hash(self.bundle))
 
     def _progress(self, task_id):
         record = self.progress.get(task_id)

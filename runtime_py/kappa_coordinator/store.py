@@ -53,6 +53,15 @@ class Store:
         raise NotImplementedError
 
 
+def open_store(spec, app_hash=""):
+    """The store `spec` names: None is SQLite in memory, `redis://HOST:PORT/DB` a Redis store
+    (redis_store.py, imported only then), anything else a SQLite file."""
+    if spec is not None and spec.startswith("redis://"):
+        from kappa_coordinator.redis_store import RedisStore
+        return RedisStore(spec, app_hash=app_hash)
+    return SqliteStore(spec, app_hash=app_hash)
+
+
 class SqliteStore(Store):
     def __init__(self, path=None, app_hash=""):
         """Opens (or creates) the store at `path` (None: in memory) and starts a new run."""

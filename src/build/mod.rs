@@ -75,6 +75,10 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
         include_str!("../../runtime_py/kappa_coordinator/inprocess.py"),
     ),
     (
+        "kappa_coordinator/redis_store.py",
+        include_str!("../../runtime_py/kappa_coordinator/redis_store.py"),
+    ),
+    (
         "kappa_coordinator/state.py",
         include_str!("../../runtime_py/kappa_coordinator/state.py"),
     ),

@@ -28,7 +28,9 @@ pub struct RunOptions {
     /// Time limit of one invocation, in seconds
     #[arg(long)]
     timeout: Option<f64>,
-    /// SQLite file for checkpoints and coordinator calls [default: in memory]
+    /// Where checkpoints and coordinator calls are kept: a SQLite file, or
+    /// `redis://HOST:PORT/DB` (the coordinator's Python needs the redis package)
+    /// [default: in memory]
     #[arg(long)]
     store: Option<PathBuf>,
     /// Failure injection: `every` (at every call), or `kill=P,seed=S` (at calls, reproducibly per
@@ -238,7 +240,16 @@ pub fn run(options: RunOptions) -> ExitCode {
         eprintln!("error: cannot write `{}`: {error}", event_file.display());
         return ExitCode::from(2);
     }
-    let mut command = std::process::Command::new(&options.python);
+    // The coordinator runs in another directory: a relative path to the interpreter is named
+    // from here (a bare name is looked up on PATH, as a shell would).
+    let python = if options.python.components().count() > 1 && options.python.is_relative() {
+        std::env::current_dir()
+            .map(|d| d.join(&options.python))
+            .unwrap_or_else(|_| options.python.clone())
+    } else {
+        options.python.clone()
+    };
+    let mut command = std::process::Command::new(&python);
     command
         // Isolated (-I): the coordinator never imports the app's modules; a `random.py` or
         // `selectors.py` of the app must not replace the standard library's in it. The bundle
@@ -260,9 +271,14 @@ pub fn run(options: RunOptions) -> ExitCode {
         command.arg("--timeout").arg(timeout.to_string());
     }
     if let Some(store) = &options.store {
-        let store = std::env::current_dir()
-            .map(|d| d.join(store))
-            .unwrap_or_else(|_| store.clone());
+        // A URL goes as it is; a file is named from here (the coordinator runs elsewhere).
+        let store = if store.to_string_lossy().starts_with("redis://") {
+            store.clone()
+        } else {
+            std::env::current_dir()
+                .map(|d| d.join(store))
+                .unwrap_or_else(|_| store.clone())
+        };
         command.arg("--store").arg(store);
     }
     if let Some(chaos) = &options.chaos {
