@@ -31,6 +31,18 @@ pub enum DecodeError {
 
 impl SourceFile {
     /// A file from text already in memory (tests, generated inputs).
+    /// The same file with every line ending (`\r\n`, or a lone `\r`) written `\n`, as CPython's
+    /// tokenizer reads it (also inside string literals); None when it has only `\n` already.
+    /// Code copied from the source into new places (a comprehension's condition becoming an
+    /// `if`) must not carry a `\r`, which is a line break wherever it lands.
+    pub fn with_unix_newlines(&self) -> Option<SourceFile> {
+        if !self.text.contains('\r') {
+            return None;
+        }
+        let text = self.text.replace("\r\n", "\n").replace('\r', "\n");
+        Some(SourceFile::new(self.path.clone(), text))
+    }
+
     pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
         let text = text.into();
         let line_starts = line_starts(&text);

@@ -54,6 +54,7 @@ macro_rules! transform_fixtures {
                 assignment_expressions,
                 big_integers,
                 callee_expressions,
+                carriage_returns,
                 checkpoint_is_durable,
                 child_error,
                 closures_and_lambdas,
