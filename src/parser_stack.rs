@@ -22,9 +22,9 @@
 //!   or `{`: 29; any of them opening onto `*` or `**`: 23;
 //! - a replacement field of an f-string: 33 on 3.12 and later (charged as 23), nothing before
 //!   3.12, where CPython parses each field separately, starting again from an empty stack;
-//! - what a statement needs around its outermost bracket: at least -15 (an expression
-//!   statement whose outermost bracket is parsed first as an assignment target and then
-//!   again, partly memoized, as an expression).
+//! - what a statement needs around its outermost bracket: 15 after an assignment's `=`, 3 after
+//!   `with`, and at least -15 elsewhere (an expression statement whose outermost bracket is
+//!   parsed first as an assignment target and then again, partly memoized, as an expression).
 //!
 //! Brackets of patterns go through far shorter rules; those and the brackets of parameter lists
 //! and type parameters cost nothing here. (Targets cost as much as expressions: the parser
@@ -39,8 +39,13 @@ use ruff_text_size::{Ranged, TextRange, TextSize};
 /// CPython's `MAXSTACK`.
 pub const LIMIT: i64 = 6_000;
 
-/// The least a statement needs around its outermost bracket.
-const STATEMENT: i64 = -15;
+/// What a statement needs around its outermost bracket, at least: after an assignment's `=`
+/// (or `+=` …), 15; after `with`, 3 (a parenthesized group of context managers); anywhere else
+/// -15, the least measured (a bracket that starts a statement is parsed first as an assignment
+/// target, then again, partly memoized, as an expression).
+const AFTER_ASSIGN: i64 = 15;
+const AFTER_WITH: i64 = 3;
+const ELSEWHERE: i64 = -15;
 const BLOCK: i64 = 6;
 const TRAILER: i64 = 24;
 const PARENTHESIS: i64 = 28;
@@ -63,16 +68,44 @@ pub fn overflow(parsed: &Parsed<ModModule>, target: PythonVersion) -> Option<Tex
     let mut open: Vec<i64> = Vec::new();
     let mut brackets = 0i64;
     let mut strings = 0u32;
+    // The first token of the current logical line.
+    let mut first: Option<TokenKind> = None;
     for (i, token) in tokens.iter().enumerate() {
         let kind = token.kind();
+        let previous = i.checked_sub(1).map(|p| tokens[p].kind());
+        if open.is_empty()
+            && matches!(
+                previous,
+                None | Some(
+                    TokenKind::Newline | TokenKind::Indent | TokenKind::Dedent | TokenKind::Semi
+                )
+            )
+        {
+            first = Some(kind);
+        }
         match kind {
             TokenKind::Indent => blocks += 1,
             TokenKind::Dedent => blocks = (blocks - 1).max(0),
             TokenKind::FStringStart | TokenKind::TStringStart => strings += 1,
             TokenKind::FStringEnd | TokenKind::TStringEnd => strings = strings.saturating_sub(1),
             TokenKind::Lpar | TokenKind::Lsqb | TokenKind::Lbrace => {
-                let previous = i.checked_sub(1).map(|p| tokens[p].kind());
                 let next = tokens.get(i + 1).map(|t| t.kind());
+                if open.is_empty() {
+                    // The statement around the outermost bracket.
+                    let base = match previous {
+                        Some(TokenKind::With) => AFTER_WITH,
+                        Some(p)
+                            if (p == TokenKind::Equal
+                                || p.as_augmented_assign_operator().is_some())
+                                && first != Some(TokenKind::Type) =>
+                        {
+                            AFTER_ASSIGN
+                        }
+                        _ => ELSEWHERE,
+                    };
+                    open.push(base);
+                    brackets += base;
+                }
                 let cost = if (strings > 0 && fields_apart) || uncharted.contains(token.start()) {
                     0
                 } else if strings > 0 && kind == TokenKind::Lbrace {
@@ -82,12 +115,15 @@ pub fn overflow(parsed: &Parsed<ModModule>, target: PythonVersion) -> Option<Tex
                 };
                 open.push(cost);
                 brackets += cost;
-                if STATEMENT + BLOCK * blocks + brackets > LIMIT {
+                if BLOCK * blocks + brackets > LIMIT {
                     return Some(token.range());
                 }
             }
             TokenKind::Rpar | TokenKind::Rsqb | TokenKind::Rbrace => {
                 brackets -= open.pop().unwrap_or(0);
+                if open.len() == 1 {
+                    brackets -= open.pop().unwrap_or(0); // the statement's base
+                }
             }
             _ => {}
         }
