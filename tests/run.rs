@@ -209,6 +209,13 @@ fn check_app(app: &Path) -> Vec<String> {
         vec!["--chaos".into(), "kill=0.2,seed=2".into()],
         // Also kills in the middle of invocations (not reproducible: see Chaos).
         vec!["--chaos".into(), "kill=0.2,seed=3,timed".into()],
+        // Workers that join over TCP, as a cluster's do (with kills: invocations given up).
+        vec![
+            "--listen".into(),
+            "127.0.0.1:0".into(),
+            "--chaos".into(),
+            "kill=0.2,seed=5".into(),
+        ],
         vec!["--timeout".into(), timeout],
     ];
     modes

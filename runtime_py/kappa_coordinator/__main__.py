@@ -2,7 +2,7 @@
 
     python3 -m kappa_coordinator BUNDLE [--event JSON | --event-file PATH] [--workers N]
                                         [--timeout S] [--store PATH|redis://HOST:PORT/DB]
-                                        [--chaos every|kill=P,seed=S[,timed]]
+                                        [--chaos every|kill=P,seed=S[,timed]] [--listen HOST:PORT]
 """
 
 import argparse
@@ -38,6 +38,9 @@ def main(argv=None, prog="python3 -m kappa_coordinator", bundle=None):
     parser.add_argument("--store", default=None,
                         help="where checkpoints and calls are kept: a SQLite file, or redis://HOST:PORT/DB "
                              "(needs the redis package); default: memory")
+    parser.add_argument("--listen", default=None, metavar="HOST:PORT",
+                        help="workers join the run over TCP at this address (port 0: a free one), "
+                             "after proving they know the run's secret; default: pipes")
     parser.add_argument("--chaos", default=None,
                         help="kill workers to test recovery: 'every' (at every coordinator call) or "
                              "'kill=P,seed=S' (at calls, with probability P, reproducibly per seed; add ',timed' "
@@ -70,10 +73,18 @@ def main(argv=None, prog="python3 -m kappa_coordinator", bundle=None):
     except RecursionError:
         print("error: the event (%s) nests deeper than Python's json module reads" % source, file=sys.stderr)
         return 2
+    listen = None
+    if options.listen is not None:
+        host, _, port = options.listen.rpartition(":")
+        if not host or not port.isdigit() or int(port) > 65535:
+            print("error: --listen takes HOST:PORT (port 0: a free one), not `%s`" % options.listen,
+                  file=sys.stderr)
+            return 2
+        listen = (host.strip("[]"), int(port))
     try:
         coordinator = Coordinator(options.bundle, workers=options.workers, timeout=options.timeout,
                                   block_wait=options.block_wait, chaos=options.chaos, store=options.store,
-                                  python=options.python)
+                                  python=options.python, listen=listen)
     except (ValueError, StoreError) as error:
         print("error: %s" % error, file=sys.stderr)
         return 2

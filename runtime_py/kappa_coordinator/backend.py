@@ -22,11 +22,20 @@ events.
     handle.exit_status                      the exit status once it ended (negative: signal)
     handle.startup_error() -> str           what it printed on stderr, if it failed to start
     backend.close(handle)                   releases it once told to stop (or killed)
+    backend.shutdown()                      releases the backend itself, once the run is over
+
+`LocalProcesses` talks to its workers over pipes; `TcpProcesses` (`--listen`) starts them here
+too, but they join the run over TCP, as a cluster's would, after a handshake proving they
+know the run's secret (rt/protocol.py).
 """
 
 import os
 import selectors
+import socket
+import struct
 import subprocess
+import sys
+import threading
 
 from rt import lifetime, protocol
 
@@ -36,6 +45,13 @@ from rt import lifetime, protocol
 WORKER_BOOTSTRAP = (
     "import sys; startup = frozenset(sys.modules); del sys.path[0]; sys.path.append(sys.argv[1]); "
     "from rt.worker import main; main(sys.argv[2], startup)"
+)
+
+
+# The same over TCP: the worker reads the run's secret from stdin and connects to the coordinator.
+WORKER_BOOTSTRAP_TCP = (
+    "import sys; startup = frozenset(sys.modules); del sys.path[0]; sys.path.append(sys.argv[1]); "
+    "from rt.worker import connect_and_serve; connect_and_serve(sys.argv[2], sys.argv[3], startup)"
 )
 
 
@@ -56,6 +72,9 @@ class Backend:
 
     def close(self, handle):
         raise NotImplementedError
+
+    def shutdown(self):
+        pass
 
 
 class WorkerProcess:
@@ -208,3 +227,255 @@ class LocalProcesses(Backend):
             os.close(worker.events)
         except OSError:
             pass
+
+
+class Listener:
+    """The coordinator's TCP endpoint: accepts connections, runs the handshake of each on a
+    thread of its own (so a slow or hostile peer cannot stall the run) and hands over the
+    authenticated ones, with their invocation ids, through `take` (its `wake` descriptor becomes
+    readable when there are some). Refused peers are logged, one line each."""
+
+    HANDSHAKE_TIMEOUT = 10.0
+
+    def __init__(self, host, port, secret, admit, log):
+        try:
+            self.sock = socket.create_server((host, port))
+        except OSError as error:
+            raise ValueError("cannot listen on %s:%d: %s" % (host, port, error.strerror or error)) from None
+        self.sock.setblocking(False)
+        self.address = self.sock.getsockname()[:2]
+        self.secret = secret
+        self.admit = admit
+        self.log = log
+        self.lock = threading.Lock()
+        self.ready = []
+        self.wake, self._wake_write = os.pipe()
+        os.set_blocking(self.wake, False)
+
+    def accept(self):
+        while True:
+            try:
+                connection, peer = self.sock.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError:
+                return
+            threading.Thread(target=self._handshake, args=(connection, peer), daemon=True).start()
+
+    def _handshake(self, connection, peer):
+        connection.setblocking(True)
+        connection.settimeout(self.HANDSHAKE_TIMEOUT)
+        try:
+            invocation = protocol.coordinator_handshake(connection, self.secret, self.admit)
+        except (OSError, struct.error, protocol.HandshakeError) as error:
+            self.log("kappac: refused a worker connection from %s:%d: %s" % (peer[0], peer[1], error))
+            connection.close()
+            return
+        connection.settimeout(None)
+        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.lock:
+            self.ready.append((invocation, connection))
+        try:
+            os.write(self._wake_write, b"!")
+        except OSError:
+            pass
+
+    def take(self):
+        try:
+            while os.read(self.wake, 4096):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+        with self.lock:
+            ready, self.ready = self.ready, []
+        return ready
+
+    def close(self):
+        for fd in (self.wake, self._wake_write):
+            try:
+                os.close(fd)
+            except OSError:
+                pass
+        self.sock.close()
+
+
+class TcpWorkerProcess(WorkerProcess):
+    """A worker process on this machine that speaks to the coordinator over TCP, as a worker
+    on another machine does: its messages travel on the connection once it has joined the run
+    (what is sent before is kept until then); stdin only gives it the run's secret."""
+
+    def __init__(self, bundle, python, address, invocation, secret):
+        self.invocation = invocation
+        self.connection = None
+        self.pending = []
+        self.process = subprocess.Popen(
+            [python, "-c", WORKER_BOOTSTRAP_TCP, bundle, "%s:%d" % address, invocation],
+            cwd=bundle,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env=dict(os.environ, PYTHONUNBUFFERED="1"),
+            start_new_session=True,
+        )
+        try:
+            self.process.stdin.write(secret.hex().encode("ascii") + b"\n")
+            self.process.stdin.close()
+        except OSError:
+            pass  # it could not start: poll reports it ended
+        self.events = None
+        self.decoder = protocol.Decoder()
+        self.stderr_seen = bytearray()
+        for stream in (self.process.stdout, self.process.stderr):
+            os.set_blocking(stream.fileno(), False)
+        self.send({"op": "hello", "protocol": protocol.VERSION})
+
+    def joined(self, connection):
+        self.connection = connection
+        self.events = connection
+        pending, self.pending = self.pending, None
+        for data in pending:
+            if not self._send_bytes(data):
+                return False
+        return True
+
+    def _send_bytes(self, data):
+        try:
+            self.connection.sendall(data)
+            return True
+        except OSError:
+            return False
+
+    def send(self, message):
+        data = protocol.encode(message)
+        if self.connection is None:
+            if self.pending is None:
+                return False
+            self.pending.append(data)
+            return True
+        return self._send_bytes(data)
+
+    def read(self):
+        return self.connection.recv(1 << 20)
+
+
+class TcpProcesses(LocalProcesses):
+    """Worker processes on this machine that join the run over TCP (`--listen`): the transport
+    of a cluster backend, tried here. Each start is an *invocation* with an id of its own; a
+    connection is admitted once, for an invocation started and not given up, after the
+    handshake of rt/protocol.py with the run's secret (fresh for each run)."""
+
+    def __init__(self, bundle, python, host="127.0.0.1", port=0, log=None):
+        super().__init__(bundle, python)
+        self.secret = os.urandom(protocol.SECRET_SIZE)
+        self.lock = threading.Lock()
+        self.waiting = {}  # invocation -> worker not yet joined
+        self.given_up = set()
+        self.started = 0
+        self.log = log or (lambda line: print(line, file=sys.stderr))
+        self.listener = Listener(host, port, self.secret, self._admit, self.log)
+        self.address = self.listener.address
+        self.selector.register(self.listener.sock, selectors.EVENT_READ, (None, "listen"))
+        self.selector.register(self.listener.wake, selectors.EVENT_READ, (None, "joined"))
+
+    def _admit(self, invocation):
+        with self.lock:
+            if invocation in self.waiting:
+                return None
+            if invocation in self.given_up:
+                return "invocation %s was given up by the coordinator (fenced off)" % invocation
+            return "no invocation %s is expected (already joined, or never started)" % invocation
+
+    def start(self, protected):
+        with self.lock:
+            self.started += 1
+            invocation = "i%d" % self.started
+        worker = TcpWorkerProcess(self.bundle, self.python, self.address, invocation, self.secret)
+        with self.lock:
+            self.waiting[invocation] = worker
+        for name, stream in worker.streams():
+            self.selector.register(stream, selectors.EVENT_READ, (worker, name))
+        return worker
+
+    def poll(self, timeout):
+        events = []
+        for key, _ in self.selector.select(timeout):
+            worker, kind = key.data
+            if kind == "listen":
+                self.listener.accept()
+            elif kind == "joined":
+                for invocation, connection in self.listener.take():
+                    with self.lock:
+                        worker = self.waiting.pop(invocation, None)
+                    if worker is None:  # given up meanwhile
+                        connection.close()
+                        continue
+                    if worker.joined(connection):
+                        self.selector.register(connection, selectors.EVENT_READ, (worker, "events"))
+                    else:
+                        events.append(("ended", worker))
+            elif kind == "events":
+                try:
+                    data = worker.read()
+                except (BlockingIOError, InterruptedError):
+                    continue
+                except OSError:
+                    data = b""
+                if data:
+                    events.append(("messages", worker, worker.decoder.feed(data)))
+                else:
+                    self.selector.unregister(worker.connection)
+                    events.append(("ended", worker))
+            else:
+                stream = key.fileobj
+                try:
+                    data = os.read(stream.fileno(), 65536)
+                except (BlockingIOError, OSError):
+                    continue
+                if data:
+                    worker.seen(kind, data)
+                    events.append(("output", worker, kind, data))
+                else:
+                    self.selector.unregister(stream)
+                    if worker.connection is None and kind == "stderr":
+                        # It ended (or gave up joining) before it joined: it never will.
+                        events.append(("ended", worker))
+        return events
+
+    def _give_up(self, worker):
+        with self.lock:
+            self.waiting.pop(worker.invocation, None)
+            self.given_up.add(worker.invocation)
+        if worker.connection is not None:
+            try:
+                self.selector.unregister(worker.connection)
+            except (KeyError, ValueError):
+                pass
+            worker.connection.close()
+
+    def forget(self, worker):
+        self._give_up(worker)
+        for stream in (worker.process.stdout, worker.process.stderr):
+            try:
+                self.selector.unregister(stream)
+            except (KeyError, ValueError):
+                pass
+        worker.kill()
+        try:
+            worker.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+
+    def close(self, worker):
+        self._give_up(worker)
+        for stream in (worker.process.stdout, worker.process.stderr):
+            try:
+                self.selector.unregister(stream)
+            except (KeyError, ValueError):
+                pass
+            try:
+                stream.close()
+            except OSError:
+                pass
+
+    def shutdown(self):
+        self.listener.close()

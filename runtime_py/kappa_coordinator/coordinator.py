@@ -26,7 +26,7 @@ import pickle
 import sys
 import time
 
-from kappa_coordinator.backend import LocalProcesses
+from kappa_coordinator.backend import LocalProcesses, TcpProcesses
 from kappa_coordinator.chaos import Chaos
 from kappa_coordinator.state import State
 from kappa_coordinator.store import open_store
@@ -104,7 +104,7 @@ def _app_hash(bundle):
 
 class Coordinator:
     def __init__(self, bundle, workers=None, timeout=None, block_wait=1.0, chaos=None, store=None,
-                 python=None, progress=None, max_restarts=5):
+                 python=None, progress=None, max_restarts=5, listen=None):
         self.bundle = os.path.abspath(bundle)
         self.max_workers = workers or os.cpu_count() or 1
         self.timeout = timeout
@@ -113,7 +113,11 @@ class Coordinator:
         self.terminal = Terminal(progress if progress is not None else sys.stderr.isatty())
         self.max_restarts = max_restarts
         self.state = State()
-        self.backend = LocalProcesses(self.bundle, python or sys.executable)
+        if listen is None:
+            self.backend = LocalProcesses(self.bundle, python or sys.executable)
+        else:
+            host, port = listen
+            self.backend = TcpProcesses(self.bundle, python or sys.executable, host, port)
         self.workers = []
         self.progress = {}  # task id -> TaskProgress
         self.restarts = 0
@@ -535,4 +539,5 @@ class Coordinator:
                 self._relay(worker, stream, b"", end=True)
             self.backend.close(worker.handle)
         self.workers = []
+        self.backend.shutdown()
         self.terminal.clear_progress()

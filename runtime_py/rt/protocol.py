@@ -6,10 +6,13 @@ pickled, each preceded by its length as 4 big-endian bytes).
 Part of the task side (`rt`): a worker needs nothing else to talk to a coordinator, and every
 coordinator (`kappa_coordinator`, or another one written from docs/protocol.md) imports it."""
 
+import hashlib
+import hmac
+import os
 import pickle
 import struct
 
-VERSION = 2
+VERSION = 3
 
 # The first task of a run, which runs the bundle's entry point. Ids are strings that the task
 # side derives itself: what call number `s` of task `t` creates is "t.s" (or "t.s.i" for the
@@ -107,3 +110,108 @@ class Decoder:
         if start:
             del self.buffer[:start]
         return messages
+
+
+# -- over TCP ------------------------------------------------------------------------------
+# A worker started anywhere reaches the coordinator over TCP. Before any frame (frames are
+# pickles), both sides prove that they know the run's secret without sending it: each sends a
+# fresh nonce and answers the other's with HMAC-SHA256(secret, role || nonces || invocation).
+# The handshake is fixed-size binary and never unpickled; a peer that fails it is refused with
+# a reason and never sent or read a frame. docs/protocol.md, "Over TCP", has the bytes.
+
+MAGIC = b"KAPPA\x00"
+NONCE_SIZE = 32
+_PROOF_SIZE = 32
+MAX_INVOCATION = 200
+SECRET_SIZE = 32
+_HELLO = struct.Struct(">6sI32sB")  # magic, protocol version, worker nonce, invocation length
+_OK = b"\x00"
+_REFUSED = b"\x01"
+
+
+class HandshakeError(Exception):
+    """The other side is not a party to this run (or speaks another version): the reason."""
+
+
+def _proof(secret, role, first, second, invocation):
+    return hmac.new(secret, role + first + second + invocation, hashlib.sha256).digest()
+
+
+def _recv_exactly(sock, n):
+    data = bytearray()
+    while len(data) < n:
+        chunk = sock.recv(n - len(data))
+        if not chunk:
+            raise HandshakeError("the connection closed during the handshake")
+        data += chunk
+    return bytes(data)
+
+
+def _refusal(sock):
+    """After a _REFUSED byte: the reason the other side gave."""
+    (length,) = struct.unpack(">H", _recv_exactly(sock, 2))
+    return _recv_exactly(sock, length).decode("utf-8", "replace")
+
+
+def refuse(sock, reason):
+    """Tells the peer why it is refused (best effort) before the connection is closed."""
+    data = reason.encode("utf-8")[:1000]
+    try:
+        sock.sendall(_REFUSED + struct.pack(">H", len(data)) + data)
+    except OSError:
+        pass
+
+
+def worker_handshake(sock, secret, invocation):
+    """The worker's side, on a connected socket: raises HandshakeError (the coordinator's
+    reason, or that the coordinator does not know the secret)."""
+    invocation = invocation.encode("ascii")
+    nonce = os.urandom(NONCE_SIZE)
+    sock.sendall(_HELLO.pack(MAGIC, VERSION, nonce, len(invocation)) + invocation)
+    status = _recv_exactly(sock, 1)
+    if status != _OK:
+        raise HandshakeError("refused by the coordinator: " + _refusal(sock))
+    theirs = _recv_exactly(sock, NONCE_SIZE)
+    if not hmac.compare_digest(_recv_exactly(sock, _PROOF_SIZE),
+                               _proof(secret, b"coordinator", nonce, theirs, invocation)):
+        raise HandshakeError("wrong secret: the coordinator's proof does not match this worker's secret")
+    sock.sendall(_proof(secret, b"worker", theirs, nonce, invocation))
+    status = _recv_exactly(sock, 1)
+    if status != _OK:
+        raise HandshakeError("refused by the coordinator: " + _refusal(sock))
+
+
+def coordinator_handshake(sock, secret, admit):
+    """The coordinator's side, on an accepted socket: returns the worker's invocation id once
+    the worker has proved it knows the secret and `admit(invocation)` returned None (else it
+    returns the reason to refuse: a stale or unknown invocation). Raises HandshakeError,
+    having told the worker why, when it is refused."""
+    magic, version, nonce, length = _HELLO.unpack(_recv_exactly(sock, _HELLO.size))
+    if magic != MAGIC:
+        raise HandshakeError("not a kappac worker (it did not start with the protocol's magic bytes)")
+    if version != VERSION:
+        reason = "the worker speaks protocol version %d; this coordinator speaks %d" % (version, VERSION)
+        refuse(sock, reason)
+        raise HandshakeError(reason)
+    if not 0 < length <= MAX_INVOCATION:
+        refuse(sock, "bad invocation id")
+        raise HandshakeError("bad invocation id")
+    invocation = _recv_exactly(sock, length)
+    ours = os.urandom(NONCE_SIZE)
+    sock.sendall(_OK + ours + _proof(secret, b"coordinator", nonce, ours, invocation))
+    reason = "wrong secret: the worker is not part of this run"
+    try:
+        theirs = _recv_exactly(sock, _PROOF_SIZE)
+    except HandshakeError:
+        # A worker with another secret finds this side's proof wrong and hangs up.
+        raise HandshakeError(reason) from None
+    if not hmac.compare_digest(theirs, _proof(secret, b"worker", ours, nonce, invocation)):
+        refuse(sock, reason)
+        raise HandshakeError(reason)
+    invocation = invocation.decode("ascii", "replace")
+    reason = admit(invocation)
+    if reason is not None:
+        refuse(sock, reason)
+        raise HandshakeError(reason)
+    sock.sendall(_OK)
+    return invocation

@@ -1,7 +1,8 @@
 """A worker process: runs tasks of one bundle for a coordinator, one invocation at a time, and
 stays warm between them. Speaks docs/protocol.md: messages from the coordinator on stdin,
-messages to it on the file descriptor given as the first argument; the tasks' own output goes
-to stdout and stderr, which the coordinator labels with the task.
+messages to it on the file descriptor given as the first argument (or both on a TCP connection
+to the coordinator: `connect_and_serve`); the tasks' own output goes to stdout and stderr,
+which the coordinator labels with the task.
 
     python3 -m rt.worker FD          (in the bundle directory; the coordinator starts it with
                                       kappa_coordinator.backend.WORKER_BOOTSTRAP instead)
@@ -241,6 +242,28 @@ def main(fd=None, startup=None):
     lifetime.kill_own_group_on(signal.SIGTERM)
     outbox = os.fdopen(int(fd if fd is not None else sys.argv[1]), "wb")
     Worker(sys.stdin.buffer, outbox, startup).serve()
+
+
+def connect_and_serve(address, invocation, startup=None):
+    """A worker that reaches its coordinator over TCP at `address` (HOST:PORT) as invocation
+    `invocation`: reads the run's secret (hex, one line) from stdin, proves it knows it, and
+    serves on the connection. Refused or unreachable: says why on stderr, exits with status 3."""
+    import socket  # only here: every module the runtime imports before the app shadows one of its
+
+    lifetime.signal_when_parent_dies()
+    lifetime.kill_own_group_on(signal.SIGTERM)
+    secret = bytes.fromhex(sys.stdin.buffer.readline().decode("ascii").strip())
+    host, _, port = address.rpartition(":")
+    try:
+        sock = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+        protocol.worker_handshake(sock, secret, invocation)
+        sock.settimeout(None)
+    except (OSError, ValueError, protocol.HandshakeError) as error:
+        sys.stderr.write("kappac worker %s: cannot join the run at %s: %s\n" % (invocation, address, error))
+        sys.stderr.flush()
+        os._exit(3)
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    Worker(sock.makefile("rb"), sock.makefile("wb"), startup).serve()
 
 
 def shadowed_by_runtime(root, startup):

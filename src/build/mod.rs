@@ -94,7 +94,7 @@ pub const RUNTIME_FILES: &[(&str, &str)] = &[
 
 /// The version of docs/protocol.md the embedded runtime speaks (`VERSION` in `rt/protocol.py`,
 /// which a test compares), written into every manifest.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;
 
 pub const MANIFEST: &str = "kappa-manifest.json";
 

@@ -22,6 +22,9 @@ import unittest
 
 RUNTIME = os.environ.get("KAPPA_RUNTIME") or os.path.join(
     os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime_py")
+sys.path.insert(0, RUNTIME)
+
+from rt import protocol  # noqa: E402
 
 # Compiled code in miniature: a coordinator call raises Unwind; each function it passes through
 # pushes its continuation and live variables.
@@ -112,7 +115,7 @@ class Worker:
         os.close(write_fd)
         self.events = read_fd
         self.buffer = b""
-        self.send({"op": "hello", "protocol": 2})
+        self.send({"op": "hello", "protocol": protocol.VERSION})
         hello = self.recv()
         assert hello is not None and hello["op"] == "hello" and "error" not in hello, hello
 

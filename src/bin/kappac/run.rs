@@ -33,6 +33,10 @@ pub struct RunOptions {
     /// [default: in memory]
     #[arg(long)]
     store: Option<PathBuf>,
+    /// Workers join the run over TCP at this address (port 0: a free one) after proving they
+    /// know the run's secret, as a cluster's workers do [default: pipes]
+    #[arg(long, value_name = "HOST:PORT")]
+    listen: Option<String>,
     /// Failure injection: `every` (at every call), or `kill=P,seed=S` (at calls, reproducibly per
     /// seed), or `kill=P,seed=S,timed` (also mid-invocation; not reproducible)
     #[arg(long)]
@@ -283,6 +287,9 @@ pub fn run(options: RunOptions) -> ExitCode {
     }
     if let Some(chaos) = &options.chaos {
         command.arg("--chaos").arg(chaos);
+    }
+    if let Some(listen) = &options.listen {
+        command.arg("--listen").arg(listen);
     }
     match command.status() {
         Ok(status) => match status.code() {
