@@ -299,13 +299,24 @@ const MAX_INDENT_DEPTH: u32 = 99;
 /// CPython's tokenizer refuses more than 200 nested brackets.
 const MAX_BRACKET_DEPTH: u32 = 200;
 
-/// How deeply expressions may nest before CPython's compiler gives up ("maximum recursion depth
-/// exceeded during compilation", or "parser stack overflowed"): measured as about 2,980 levels
-/// on 3.11 and 3.12 and 5,960 on 3.13 (unary operators, lambdas; binary operators go further).
-/// kappac refuses a little earlier.
+/// How deeply expressions may nest (statements count as levels too) before CPython's compiler
+/// gives up ("maximum recursion depth exceeded during compilation"). Measured on the worker's
+/// way in, `import handler`:
+/// - 3.12: 2,994 levels (`x = a + a + …` of 2,993 terms), however deep the importer's stack;
+/// - 3.9 to 3.11: the budget is three levels per Python frame of the interpreter's limit, less
+///   the frames below the compilation: about 2,960 levels when imported from a module's top
+///   level, 2,930 ten frames deeper. kappac takes 2,900, short of any realistic import; a file
+///   in between compiles or not depending on where it is imported from;
+/// - 3.13: ~10,000 levels for the compiler, but unary operators and lambdas, each a rule of the
+///   parser, first meet its stack (about 5,960; see `parser_stack`). kappac takes 5,900 for
+///   every kind, so binary operators nested 5,900 to ~10,000 deep are refused though 3.13
+///   compiles them.
 fn max_expression_depth(target: TargetVersion) -> u32 {
-    if target.python_version() >= PythonVersion::PY313 {
+    let version = target.python_version();
+    if version >= PythonVersion::PY313 {
         5_900
+    } else if version >= PythonVersion::PY312 {
+        2_990
     } else {
         2_900
     }

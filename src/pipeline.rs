@@ -48,10 +48,6 @@ pub struct Compilation {
 
 /// Parse, analyze, diagnose, and transform unless there is an error.
 pub fn compile(file: &SourceFile, options: CheckOptions) -> Compilation {
-    // Lines keep their numbers (and columns) through this: diagnostics and the line map agree
-    // with the file as it is.
-    let unix = file.with_unix_newlines();
-    let file = unix.as_ref().unwrap_or(file);
     let parsed = crate::parse::parse(file, options.target);
     let analysis = Analysis::new(parsed.module());
     let mut diagnostics = handler_diagnostics(file, &parsed, &analysis);

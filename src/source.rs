@@ -30,21 +30,25 @@ pub enum DecodeError {
 }
 
 impl SourceFile {
-    /// A file from text already in memory (tests, generated inputs).
-    /// The same file with every line ending (`\r\n`, or a lone `\r`) written `\n`, as CPython's
-    /// tokenizer reads it (also inside string literals); None when it has only `\n` already.
-    /// Code copied from the source into new places (a comprehension's condition becoming an
-    /// `if`) must not carry a `\r`, which is a line break wherever it lands.
-    pub fn with_unix_newlines(&self) -> Option<SourceFile> {
-        if !self.text.contains('\r') {
-            return None;
-        }
-        let text = self.text.replace("\r\n", "\n").replace('\r', "\n");
-        Some(SourceFile::new(self.path.clone(), text))
+    /// A file from text already in memory (tests, generated inputs, a decoded file). Every line ending
+    /// (`\r\n`, or a lone `\r`) is written `\n`, as CPython's tokenizer reads it (also inside
+    /// string literals): code copied from the source into a new place (a comprehension's
+    /// condition becoming an `if`) must not carry a `\r`, a line break wherever it lands; and
+    /// every stage (`check`, `emit`, the line map) sees the same offsets. Lines and columns do
+    /// not change.
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
+        let text: String = text.into();
+        let text = if text.contains('\r') {
+            text.replace("\r\n", "\n").replace('\r', "\n")
+        } else {
+            text
+        };
+        SourceFile::as_it_is(path, text)
     }
 
-    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> Self {
-        let text = text.into();
+    /// The text untouched: a lossy copy whose decoding error is reported at a byte offset of
+    /// the file as it is.
+    fn as_it_is(path: impl Into<PathBuf>, text: String) -> Self {
         let line_starts = line_starts(&text);
         SourceFile {
             path: path.into(),
@@ -58,7 +62,11 @@ impl SourceFile {
     pub fn read(path: &Path) -> std::io::Result<(SourceFile, Option<DecodeError>)> {
         let bytes = std::fs::read(path)?;
         let (text, error) = decode(&bytes);
-        Ok((SourceFile::new(path, text), error))
+        let file = match error {
+            None => SourceFile::new(path, text),
+            Some(_) => SourceFile::as_it_is(path, text),
+        };
+        Ok((file, error))
     }
 
     pub fn display_path(&self) -> String {

@@ -27,16 +27,23 @@ for path in sys.argv[1:]:
     data = open(path, "rb").read()
     # `import` compiles the raw bytes (lax: invalid UTF-8 in a comment passes);
     # `python3 file.py` and tracebacks decode first (strict: importlib.util.decode_source).
+    # Up to 3.11 how deeply an expression may nest depends on the Python stack below the
+    # compilation (three levels per frame): compiled 100 frames deeper, a file near the limit
+    # can fail; then either verdict is Python's too.
+    def deeper(frames, way):
+        return way() if frames == 0 else deeper(frames - 1, way)
     ways = []
-    for source in (lambda: data, lambda: importlib.util.decode_source(data)):
+    for way in (lambda: compile(data, path, "exec"),
+                lambda: compile(importlib.util.decode_source(data), path, "exec"),
+                lambda: deeper(100, lambda: compile(data, path, "exec"))):
         try:
-            compile(source(), path, "exec")
+            way()
             ways.append(True)
         # (3.9 and 3.10 raise ValueError for a null byte; a parser stack overflow is a
         # MemoryError.)
-        except (SyntaxError, UnicodeDecodeError, LookupError, ValueError, MemoryError):
+        except (SyntaxError, UnicodeDecodeError, LookupError, ValueError, MemoryError, RecursionError):
             ways.append(False)
-    verdicts[path] = ways[0] if ways[0] == ways[1] else None
+    verdicts[path] = ways[0] if all(w == ways[0] for w in ways) else None
 print(json.dumps({"version": "%d.%d" % sys.version_info[:2], "verdicts": verdicts}))
 "#;
     let output = Command::new(python)

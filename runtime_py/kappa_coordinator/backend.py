@@ -21,6 +21,7 @@ events.
     handle.kill()                           kills the worker and every process it started
     handle.exit_status                      the exit status once it ended (negative: signal)
     handle.startup_error() -> str           what it printed on stderr, if it failed to start
+    handle.joins_over_tcp                   an exit with protocol.JOIN_FAILED: it could not join
     backend.close(handle)                   releases it once told to stop (or killed)
     backend.shutdown()                      releases the backend itself, once the run is over
 
@@ -36,6 +37,7 @@ import struct
 import subprocess
 import sys
 import threading
+import time
 
 from rt import lifetime, protocol
 
@@ -81,6 +83,8 @@ class WorkerProcess:
     """A worker process of `LocalProcesses`: `python3 -c WORKER_BOOTSTRAP` in the bundle's
     directory, messages to it on stdin, from it on a pipe of its own; stdout and stderr carry
     only its tasks' output."""
+
+    joins_over_tcp = False  # whether an exit with protocol.JOIN_FAILED means it could not join
 
     def __init__(self, bundle, python):
         read_fd, write_fd = os.pipe()
@@ -148,6 +152,9 @@ class LocalProcesses(Backend):
         self.python = python
         self.selector = selectors.DefaultSelector()
 
+    def shutdown(self):
+        self.selector.close()
+
     def start(self, protected):
         worker = WorkerProcess(self.bundle, self.python)
         self.selector.register(worker.events, selectors.EVENT_READ, (worker, "events"))
@@ -167,7 +174,7 @@ class LocalProcesses(Backend):
                 except OSError:
                     data = b""
                 if data:
-                    events.append(("messages", worker, worker.decoder.feed(data)))
+                    self._messages(worker, data, events)
                 else:
                     events.append(("ended", worker))
                 continue
@@ -182,6 +189,18 @@ class LocalProcesses(Backend):
             else:
                 self.selector.unregister(stream)
         return events
+
+    @staticmethod
+    def _messages(worker, data, events):
+        """The messages in `data`; a worker that sends what is not a protocol message (a frame
+        naming a class, a corrupt pickle) is killed and reported ended, and that is logged."""
+        try:
+            events.append(("messages", worker, worker.decoder.feed(data)))
+        except Exception as error:  # anything a bad pickle raises
+            print("kappac: a worker sent what is not a protocol message (%s); it is stopped" % error,
+                  file=sys.stderr)
+            worker.kill()
+            events.append(("ended", worker))
 
     def _unregister(self, worker):
         for fileobj in (worker.events, worker.process.stdout, worker.process.stderr):
@@ -231,24 +250,31 @@ class LocalProcesses(Backend):
 
 class Listener:
     """The coordinator's TCP endpoint: accepts connections, runs the handshake of each on a
-    thread of its own (so a slow or hostile peer cannot stall the run) and hands over the
-    authenticated ones, with their invocation ids, through `take` (its `wake` descriptor becomes
-    readable when there are some). Refused peers are logged, one line each."""
+    thread of its own (so a slow or hostile peer cannot stall the run; at most MAX_PENDING at
+    a time, each given HANDSHAKE_TIMEOUT in all) and hands over the authenticated ones, with
+    their invocation ids, through `take` (its `wake` descriptor becomes readable when there are
+    some). Refused peers are logged, one line each, up to MAX_LOGGED lines."""
 
     HANDSHAKE_TIMEOUT = 10.0
+    MAX_PENDING = 32
+    MAX_LOGGED = 20
 
     def __init__(self, host, port, secret, admit, log):
         try:
-            self.sock = socket.create_server((host, port))
-        except OSError as error:
-            raise ValueError("cannot listen on %s:%d: %s" % (host, port, error.strerror or error)) from None
+            family = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0][0]
+            self.sock = socket.create_server((host, port), family=family)
+        except (OSError, IndexError) as error:
+            raise ValueError("cannot listen on %s:%d: %s" % (host, port, getattr(error, "strerror", None) or error)) from None
         self.sock.setblocking(False)
         self.address = self.sock.getsockname()[:2]
         self.secret = secret
         self.admit = admit
         self.log = log
         self.lock = threading.Lock()
+        self.pending = threading.BoundedSemaphore(self.MAX_PENDING)
         self.ready = []
+        self.closed = False
+        self.refused = 0
         self.wake, self._wake_write = os.pipe()
         os.set_blocking(self.wake, False)
 
@@ -258,27 +284,48 @@ class Listener:
                 connection, peer = self.sock.accept()
             except (BlockingIOError, InterruptedError):
                 return
-            except OSError:
+            except OSError as error:
+                self._refused("cannot accept a connection: %s" % (error.strerror or error))
                 return
-            threading.Thread(target=self._handshake, args=(connection, peer), daemon=True).start()
+            if not self.pending.acquire(blocking=False):
+                connection.close()  # too many handshakes under way: a flood, not workers
+                self._refused("too many connections at once; one from %s:%d closed" % peer[:2])
+                continue
+            try:
+                threading.Thread(target=self._handshake, args=(connection, peer), daemon=True).start()
+            except RuntimeError:
+                self.pending.release()
+                connection.close()
+
+    def _refused(self, line):
+        with self.lock:
+            self.refused += 1
+            count = self.refused
+        if count <= self.MAX_LOGGED:
+            self.log("kappac: " + line)
+        elif count == self.MAX_LOGGED + 1:
+            self.log("kappac: more connections refused; no more are logged")
 
     def _handshake(self, connection, peer):
-        connection.setblocking(True)
-        connection.settimeout(self.HANDSHAKE_TIMEOUT)
         try:
-            invocation = protocol.coordinator_handshake(connection, self.secret, self.admit)
-        except (OSError, struct.error, protocol.HandshakeError) as error:
-            self.log("kappac: refused a worker connection from %s:%d: %s" % (peer[0], peer[1], error))
-            connection.close()
-            return
-        connection.settimeout(None)
-        connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        with self.lock:
-            self.ready.append((invocation, connection))
-        try:
-            os.write(self._wake_write, b"!")
-        except OSError:
-            pass
+            connection.setblocking(True)
+            deadline = time.monotonic() + self.HANDSHAKE_TIMEOUT
+            try:
+                invocation = protocol.coordinator_handshake(connection, self.secret, self.admit, deadline)
+                connection.settimeout(None)
+                connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            except (OSError, struct.error, protocol.HandshakeError) as error:
+                connection.close()
+                self._refused("refused a worker connection from %s:%d: %s" % (peer[0], peer[1], error))
+                return
+            with self.lock:
+                if self.closed:
+                    connection.close()
+                    return
+                self.ready.append((invocation, connection))
+                os.write(self._wake_write, b"!")
+        finally:
+            self.pending.release()
 
     def take(self):
         try:
@@ -291,11 +338,16 @@ class Listener:
         return ready
 
     def close(self):
-        for fd in (self.wake, self._wake_write):
-            try:
-                os.close(fd)
-            except OSError:
-                pass
+        with self.lock:
+            self.closed = True
+            ready, self.ready = self.ready, []
+            for fd in (self.wake, self._wake_write):
+                try:
+                    os.close(fd)
+                except OSError:
+                    pass
+        for _, connection in ready:
+            connection.close()
         self.sock.close()
 
 
@@ -303,6 +355,8 @@ class TcpWorkerProcess(WorkerProcess):
     """A worker process on this machine that speaks to the coordinator over TCP, as a worker
     on another machine does: its messages travel on the connection once it has joined the run
     (what is sent before is kept until then); stdin only gives it the run's secret."""
+
+    joins_over_tcp = True
 
     def __init__(self, bundle, python, address, invocation, secret):
         self.invocation = invocation
@@ -369,6 +423,7 @@ class TcpProcesses(LocalProcesses):
         self.secret = os.urandom(protocol.SECRET_SIZE)
         self.lock = threading.Lock()
         self.waiting = {}  # invocation -> worker not yet joined
+        self.joining = set()  # invocations admitted by a handshake, not yet taken by poll
         self.given_up = set()
         self.started = 0
         self.log = log or (lambda line: print(line, file=sys.stderr))
@@ -379,7 +434,8 @@ class TcpProcesses(LocalProcesses):
 
     def _admit(self, invocation):
         with self.lock:
-            if invocation in self.waiting:
+            if invocation in self.waiting and invocation not in self.joining:
+                self.joining.add(invocation)  # admitted once: a second handshake for it is refused
                 return None
             if invocation in self.given_up:
                 return "invocation %s was given up by the coordinator (fenced off)" % invocation
@@ -406,6 +462,7 @@ class TcpProcesses(LocalProcesses):
                 for invocation, connection in self.listener.take():
                     with self.lock:
                         worker = self.waiting.pop(invocation, None)
+                        self.joining.discard(invocation)
                     if worker is None:  # given up meanwhile
                         connection.close()
                         continue
@@ -421,7 +478,7 @@ class TcpProcesses(LocalProcesses):
                 except OSError:
                     data = b""
                 if data:
-                    events.append(("messages", worker, worker.decoder.feed(data)))
+                    self._messages(worker, data, events)
                 else:
                     self.selector.unregister(worker.connection)
                     events.append(("ended", worker))
@@ -444,6 +501,7 @@ class TcpProcesses(LocalProcesses):
     def _give_up(self, worker):
         with self.lock:
             self.waiting.pop(worker.invocation, None)
+            self.joining.discard(worker.invocation)
             self.given_up.add(worker.invocation)
         if worker.connection is not None:
             try:
@@ -479,3 +537,4 @@ class TcpProcesses(LocalProcesses):
 
     def shutdown(self):
         self.listener.close()
+        super().shutdown()

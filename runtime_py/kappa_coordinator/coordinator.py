@@ -31,7 +31,7 @@ from kappa_coordinator.chaos import Chaos
 from kappa_coordinator.state import State
 from kappa_coordinator.store import open_store
 from kappa_coordinator.terminal import Terminal
-from rt.protocol import DURABLE, EXIT, MAIN, VERSION, pipelined_reply
+from rt.protocol import DURABLE, EXIT, JOIN_FAILED, MAIN, VERSION, pipelined_reply
 
 
 class RunFailed(Exception):
@@ -113,11 +113,16 @@ class Coordinator:
         self.terminal = Terminal(progress if progress is not None else sys.stderr.isatty())
         self.max_restarts = max_restarts
         self.state = State()
-        if listen is None:
-            self.backend = LocalProcesses(self.bundle, python or sys.executable)
-        else:
-            host, port = listen
-            self.backend = TcpProcesses(self.bundle, python or sys.executable, host, port)
+        self.store = open_store(store, app_hash=_app_hash(self.bundle))
+        try:
+            if listen is None:
+                self.backend = LocalProcesses(self.bundle, python or sys.executable)
+            else:
+                host, port = listen
+                self.backend = TcpProcesses(self.bundle, python or sys.executable, host, port)
+        except BaseException:
+            self.store.close()
+            raise
         self.workers = []
         self.progress = {}  # task id -> TaskProgress
         self.restarts = 0
@@ -126,7 +131,6 @@ class Coordinator:
         self.main_json_error = None
         self.main_traceback = None
         self.started = time.monotonic()
-        self.store = open_store(store, app_hash=_app_hash(self.bundle))
 
     def _progress(self, task_id):
         record = self.progress.get(task_id)
@@ -436,6 +440,10 @@ class Coordinator:
         self.workers.remove(worker)
         self.backend.forget(worker.handle)
         self.terminal.forget(worker.handle)
+        if (worker.handle.joins_over_tcp and not worker.ready and worker.killed is None
+                and worker.handle.exit_status == JOIN_FAILED):
+            # Not the task's doing: the worker could not reach the coordinator, or was refused.
+            raise RunFailed("a worker could not join the run:\n" + worker.handle.startup_error())
         if worker.pending is None and worker.mode == "starting" and not worker.ready:
             stderr = worker.handle.startup_error()
             if worker.handle.exit_status not in (0, -9) and not self.workers:

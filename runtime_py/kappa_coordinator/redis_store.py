@@ -15,7 +15,7 @@ What it guarantees (docs/ARCHITECTURE.md, "Trust and failure model"):
   is refused (a restart would forget which calls were applied, and apply them again); with
   `appendfsync everysec` up to a second of writes can be lost with the machine, which is said
   loudly, once, on stderr. A server where CONFIG is disabled cannot be checked: said too.
-- Nothing outside the keys `kappac:run:<id>:*` and `kappac:runs` is read or written, so the
+- Nothing outside the keys `kappac:run:{<id>}:*` and `kappac:runs` is read or written, so the
   database can be shared with other applications; nothing read back is unpickled.
 - An unreachable server is a `StoreError` within a few seconds (connect timeout 3 s).
 """
@@ -90,14 +90,21 @@ class RedisStore(Store):
         except ImportError:
             raise StoreError("the Redis store needs the redis package in the coordinator's Python "
                              "(%s): pip install %s" % (sys.executable, REDIS_PY)) from None
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
         self._errors = (redis.RedisError, OSError)
+        # Never retried by the client: a script that ran but whose reply was lost would, run
+        # again, find its call stored and be taken for a repeat. A failure is the run's error.
         self.client = redis.Redis(host=host, port=port, db=db, socket_connect_timeout=CONNECT_TIMEOUT,
-                                  socket_timeout=COMMAND_TIMEOUT)
+                                  socket_timeout=COMMAND_TIMEOUT, retry=Retry(NoBackoff(), 0),
+                                  retry_on_timeout=False)
         try:
             self.client.ping()
             self._check_durability()
             self.run_id = run_id or uuid.uuid4().hex
-            self._keys = "kappac:run:%s:" % self.run_id
+            # One hash tag per run: a script's keys are in one slot of a Redis Cluster too.
+            self._keys = "kappac:run:{%s}:" % self.run_id
             if run_id is None:
                 self.client.hset(self._keys + "run", mapping={
                     "app_hash": app_hash, "state": "running", "started": repr(time.time())})
@@ -110,6 +117,9 @@ class RedisStore(Store):
         except self._errors as error:
             self.client.close()
             raise StoreError("cannot use the Redis store %s: %s" % (url, error)) from None
+        except StoreError:
+            self.client.close()
+            raise
 
     def _check_durability(self):
         import redis

@@ -56,6 +56,9 @@ class Store:
 def open_store(spec, app_hash=""):
     """The store `spec` names: None is SQLite in memory, `redis://HOST:PORT/DB` a Redis store
     (redis_store.py, imported only then), anything else a SQLite file."""
+    if spec is not None and spec.startswith("rediss://"):
+        raise StoreError("`%s`: TLS to Redis (rediss://) is not supported yet; use redis:// on a "
+                         "trusted network, or a tunnel" % spec)
     if spec is not None and spec.startswith("redis://"):
         from kappa_coordinator.redis_store import RedisStore
         return RedisStore(spec, app_hash=app_hash)

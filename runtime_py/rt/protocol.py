@@ -6,8 +6,7 @@ pickled, each preceded by its length as 4 big-endian bytes).
 Part of the task side (`rt`): a worker needs nothing else to talk to a coordinator, and every
 coordinator (`kappa_coordinator`, or another one written from docs/protocol.md) imports it."""
 
-import hashlib
-import hmac
+import io
 import os
 import pickle
 import struct
@@ -57,6 +56,20 @@ def pipelined_reply(call):
 _HEADER = struct.Struct(">I")
 
 
+class _PlainData(pickle.Unpickler):
+    """Messages are plain data (docs/protocol.md): nothing in them names a class or a function,
+    so a frame that does — a peer that is not a kappac worker or coordinator, or one that was
+    tampered with on the way — is refused, never executed."""
+
+    def find_class(self, module, name):
+        raise pickle.UnpicklingError(
+            "a protocol message names %s.%s: messages are plain data; refused" % (module, name))
+
+
+def _loads(data):
+    return _PlainData(io.BytesIO(data)).load()
+
+
 def encode(message):
     body = pickle.dumps(message, protocol=4)
     return _HEADER.pack(len(body)) + body
@@ -76,7 +89,7 @@ def recv(stream):
     body = _read_exactly(stream, length)
     if body is None:
         return None
-    return pickle.loads(body)
+    return _loads(body)
 
 
 def _read_exactly(stream, n):
@@ -105,7 +118,7 @@ class Decoder:
             end = start + _HEADER.size + length
             if len(self.buffer) < end:
                 break
-            messages.append(pickle.loads(memoryview(self.buffer)[start + _HEADER.size:end]))
+            messages.append(_loads(bytes(memoryview(self.buffer)[start + _HEADER.size:end])))
             start = end
         if start:
             del self.buffer[:start]
@@ -129,17 +142,39 @@ _OK = b"\x00"
 _REFUSED = b"\x01"
 
 
+# The exit status of a worker that could not join the run over TCP (it says why on stderr).
+JOIN_FAILED = 3
+
+
 class HandshakeError(Exception):
     """The other side is not a party to this run (or speaks another version): the reason."""
 
 
 def _proof(secret, role, first, second, invocation):
+    # Imported here, not before the app: every module the runtime imports before the app
+    # shadows an app module of that name.
+    import hashlib
+    import hmac
+
     return hmac.new(secret, role + first + second + invocation, hashlib.sha256).digest()
 
 
-def _recv_exactly(sock, n):
+def _equal(a, b):
+    import hmac
+
+    return hmac.compare_digest(a, b)
+
+
+def _recv_exactly(sock, n, deadline=None):
+    import time
+
     data = bytearray()
     while len(data) < n:
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise HandshakeError("the handshake took too long")
+            sock.settimeout(left)
         chunk = sock.recv(n - len(data))
         if not chunk:
             raise HandshakeError("the connection closed during the handshake")
@@ -166,14 +201,15 @@ def worker_handshake(sock, secret, invocation):
     """The worker's side, on a connected socket: raises HandshakeError (the coordinator's
     reason, or that the coordinator does not know the secret)."""
     invocation = invocation.encode("ascii")
+    if not 0 < len(invocation) <= MAX_INVOCATION:
+        raise HandshakeError("bad invocation id")
     nonce = os.urandom(NONCE_SIZE)
     sock.sendall(_HELLO.pack(MAGIC, VERSION, nonce, len(invocation)) + invocation)
     status = _recv_exactly(sock, 1)
     if status != _OK:
         raise HandshakeError("refused by the coordinator: " + _refusal(sock))
     theirs = _recv_exactly(sock, NONCE_SIZE)
-    if not hmac.compare_digest(_recv_exactly(sock, _PROOF_SIZE),
-                               _proof(secret, b"coordinator", nonce, theirs, invocation)):
+    if not _equal(_recv_exactly(sock, _PROOF_SIZE), _proof(secret, b"coordinator", nonce, theirs, invocation)):
         raise HandshakeError("wrong secret: the coordinator's proof does not match this worker's secret")
     sock.sendall(_proof(secret, b"worker", theirs, nonce, invocation))
     status = _recv_exactly(sock, 1)
@@ -181,12 +217,13 @@ def worker_handshake(sock, secret, invocation):
         raise HandshakeError("refused by the coordinator: " + _refusal(sock))
 
 
-def coordinator_handshake(sock, secret, admit):
+def coordinator_handshake(sock, secret, admit, deadline=None):
     """The coordinator's side, on an accepted socket: returns the worker's invocation id once
     the worker has proved it knows the secret and `admit(invocation)` returned None (else it
     returns the reason to refuse: a stale or unknown invocation). Raises HandshakeError,
-    having told the worker why, when it is refused."""
-    magic, version, nonce, length = _HELLO.unpack(_recv_exactly(sock, _HELLO.size))
+    having told the worker why, when it is refused, or when it has not succeeded by
+    `deadline` (time.monotonic())."""
+    magic, version, nonce, length = _HELLO.unpack(_recv_exactly(sock, _HELLO.size, deadline))
     if magic != MAGIC:
         raise HandshakeError("not a kappac worker (it did not start with the protocol's magic bytes)")
     if version != VERSION:
@@ -196,16 +233,16 @@ def coordinator_handshake(sock, secret, admit):
     if not 0 < length <= MAX_INVOCATION:
         refuse(sock, "bad invocation id")
         raise HandshakeError("bad invocation id")
-    invocation = _recv_exactly(sock, length)
+    invocation = _recv_exactly(sock, length, deadline)
     ours = os.urandom(NONCE_SIZE)
     sock.sendall(_OK + ours + _proof(secret, b"coordinator", nonce, ours, invocation))
     reason = "wrong secret: the worker is not part of this run"
     try:
-        theirs = _recv_exactly(sock, _PROOF_SIZE)
+        theirs = _recv_exactly(sock, _PROOF_SIZE, deadline)
     except HandshakeError:
         # A worker with another secret finds this side's proof wrong and hangs up.
         raise HandshakeError(reason) from None
-    if not hmac.compare_digest(theirs, _proof(secret, b"worker", ours, nonce, invocation)):
+    if not _equal(theirs, _proof(secret, b"worker", ours, nonce, invocation)):
         refuse(sock, reason)
         raise HandshakeError(reason)
     invocation = invocation.decode("ascii", "replace")

@@ -247,21 +247,22 @@ def main(fd=None, startup=None):
 def connect_and_serve(address, invocation, startup=None):
     """A worker that reaches its coordinator over TCP at `address` (HOST:PORT) as invocation
     `invocation`: reads the run's secret (hex, one line) from stdin, proves it knows it, and
-    serves on the connection. Refused or unreachable: says why on stderr, exits with status 3."""
+    serves on the connection. Refused or unreachable: says why on stderr, exits with status
+    protocol.JOIN_FAILED."""
     import socket  # only here: every module the runtime imports before the app shadows one of its
 
     lifetime.signal_when_parent_dies()
     lifetime.kill_own_group_on(signal.SIGTERM)
-    secret = bytes.fromhex(sys.stdin.buffer.readline().decode("ascii").strip())
     host, _, port = address.rpartition(":")
     try:
+        secret = bytes.fromhex(sys.stdin.buffer.readline().decode("ascii").strip())
         sock = socket.create_connection((host.strip("[]"), int(port)), timeout=10)
         protocol.worker_handshake(sock, secret, invocation)
         sock.settimeout(None)
-    except (OSError, ValueError, protocol.HandshakeError) as error:
+    except (OSError, ValueError, UnicodeDecodeError, protocol.HandshakeError) as error:
         sys.stderr.write("kappac worker %s: cannot join the run at %s: %s\n" % (invocation, address, error))
         sys.stderr.flush()
-        os._exit(3)
+        os._exit(protocol.JOIN_FAILED)
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     Worker(sock.makefile("rb"), sock.makefile("wb"), startup).serve()
 

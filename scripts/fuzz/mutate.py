@@ -55,19 +55,25 @@ while True:
     data = inp.read(int.from_bytes(head, "little"))
     # Python reads a source file two ways: `import` compiles the raw bytes (lax: invalid UTF-8
     # in a comment passes), `python3 handler.py` and tracebacks decode it first (strict:
-    # importlib.util.decode_source). Where the two disagree, either verdict is Python's: "ok"
-    # is None and kappac may go either way.
+    # importlib.util.decode_source). And up to 3.11 how deeply an expression may nest depends
+    # on how deep the Python stack is where it is compiled (three levels per frame): compiled
+    # again 100 frames deeper, a file near that limit can fail. Where the verdicts disagree,
+    # either is Python's: "ok" is None and kappac may go either way.
     import importlib.util
+    def deeper(frames, way):
+        return way() if frames == 0 else deeper(frames - 1, way)
     verdicts = []
-    for source in (lambda: data, lambda: importlib.util.decode_source(data)):
+    for way in (lambda: compile(data, "handler.py", "exec"),
+                lambda: compile(importlib.util.decode_source(data), "handler.py", "exec"),
+                lambda: deeper(100, lambda: compile(data, "handler.py", "exec"))):
         try:
-            compile(source(), "handler.py", "exec")
+            way()
             verdicts.append({"ok": True})
         except SyntaxError as e:
             verdicts.append({"ok": False, "error": type(e).__name__, "msg": str(e.msg), "line": e.lineno})
         except (ValueError, RecursionError, MemoryError, OverflowError) as e:
             verdicts.append({"ok": False, "error": type(e).__name__, "msg": str(e)[:200]})
-    r = verdicts[0] if verdicts[0]["ok"] == verdicts[1]["ok"] else {"ok": None}
+    r = verdicts[0] if all(v["ok"] == verdicts[0]["ok"] for v in verdicts) else {"ok": None}
     sys.stdout.write(json.dumps(r) + "\n")
     sys.stdout.flush()
 """

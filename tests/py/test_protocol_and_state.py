@@ -30,6 +30,19 @@ class Framing(unittest.TestCase):
             self.assertEqual(got, messages, "pieces of %d bytes" % piece)
             self.assertEqual(decoder.buffer, bytearray())
 
+    def test_a_frame_naming_a_class_or_function_is_refused_not_run(self):
+        import io
+        import pickle
+        plain = {"op": "call", "data": b"\x80opaque", "ids": ["0.1"], "n": 2 ** 70, "x": (1.5, None, {3})}
+        self.assertEqual(protocol.Decoder().feed(protocol.encode(plain)), [plain])
+        for hostile in (os.system, {"op": "call", "call": OSError("x")}):
+            body = pickle.dumps(hostile, protocol=4)
+            frame = len(body).to_bytes(4, "big") + body
+            with self.assertRaisesRegex(pickle.UnpicklingError, "messages are plain data"):
+                protocol.Decoder().feed(frame)
+            with self.assertRaisesRegex(pickle.UnpicklingError, "messages are plain data"):
+                protocol.recv(io.BytesIO(frame))
+
     def test_a_partial_frame_waits_for_the_rest(self):
         frame = protocol.encode({"op": "hello", "protocol": protocol.VERSION})
         decoder = protocol.Decoder()

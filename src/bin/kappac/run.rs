@@ -276,7 +276,7 @@ pub fn run(options: RunOptions) -> ExitCode {
     }
     if let Some(store) = &options.store {
         // A URL goes as it is; a file is named from here (the coordinator runs elsewhere).
-        let store = if store.to_string_lossy().starts_with("redis://") {
+        let store = if store.to_string_lossy().contains("://") {
             store.clone()
         } else {
             std::env::current_dir()

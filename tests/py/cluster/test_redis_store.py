@@ -88,14 +88,14 @@ class DurableServer(unittest.TestCase):
         self.assertTrue(store.store("t1", 2, b"before 2", None, None))  # a checkpoint alone
         self.assertEqual(store.recorded_kind("t1", 1), "spawn")
         self.assertIsNone(store.recorded_kind("t1", 2))
-        checkpoints = self.server.client.hgetall("kappac:run:%s:checkpoints" % store.run_id)
+        checkpoints = self.server.client.hgetall("kappac:run:{%s}:checkpoints" % store.run_id)
         self.assertEqual(checkpoints, {b"t1": b"before 2", b"t1:seqno": b"2"})
 
     def test_runs_are_listed_and_finish(self):
         store = self.open()
         self.assertIsNotNone(self.server.client.zscore("kappac:runs", store.run_id))
         store.finish("done")
-        run = self.server.client.hgetall("kappac:run:%s:run" % store.run_id)
+        run = self.server.client.hgetall("kappac:run:{%s}:run" % store.run_id)
         self.assertEqual((run[b"state"], run[b"app_hash"]), (b"done", b"h1"))
 
     def test_a_coordinator_that_opens_the_run_fences_off_the_one_before(self):
@@ -108,7 +108,7 @@ class DurableServer(unittest.TestCase):
         self.assertFalse(second.store("t1", 1, None, "spawn", b"c"))  # the log carries over
         self.assertTrue(second.store("t1", 2, None, "enqueue", b"c2"))
         first.finish("failed")  # fenced too, silently
-        self.assertEqual(self.server.client.hget("kappac:run:%s:run" % first.run_id, "state"), b"running")
+        self.assertEqual(self.server.client.hget("kappac:run:{%s}:run" % first.run_id, "state"), b"running")
 
     def test_a_run_that_is_not_there_is_refused(self):
         with self.assertRaisesRegex(StoreError, "no run `nope`"):
@@ -118,7 +118,7 @@ class DurableServer(unittest.TestCase):
         store = self.open()
         big = os.urandom(1 << 20) * 24
         self.assertTrue(store.store("t1", 1, big, "spawn", b"c"))
-        key = "kappac:run:%s:checkpoints" % store.run_id
+        key = "kappac:run:{%s}:checkpoints" % store.run_id
         self.assertEqual(self.server.client.hget(key, "t1"), big)
 
     def test_other_keys_in_the_database_are_left_alone(self):
@@ -168,6 +168,8 @@ class Misconfigured(unittest.TestCase):
                 parse_url(bad)
             with self.assertRaisesRegex(StoreError, message):
                 RedisStore(bad)
+        with self.assertRaisesRegex(StoreError, r"TLS to Redis \(rediss://\) is not supported"):
+            open_store("rediss://h:6380/0")
 
 
 if __name__ == "__main__":
