@@ -38,6 +38,8 @@ def picklable(values, totals):
 # live variables of every paused frame.
 MEASURE_COMPILED = SIZE + r'''
 import json, os, sys
+if hasattr(sys, "set_int_max_str_digits"):
+    sys.set_int_max_str_digits(0)  # events with integers of any size (big_integers)
 sys.path.insert(0, sys.argv[1]); os.chdir(sys.argv[1])
 import handler
 from kappa_coordinator import inprocess as local
@@ -64,6 +66,8 @@ _STDOUT.write(json.dumps(totals) + '\n')
 # every frame of handler.py on the calling thread's stack.
 MEASURE_ORIGINAL = SIZE + r'''
 import json, os, sys, threading
+if hasattr(sys, "set_int_max_str_digits"):
+    sys.set_int_max_str_digits(0)  # events with integers of any size (big_integers)
 sys.path.insert(0, sys.argv[2]); sys.path.insert(1, sys.argv[1]); os.chdir(sys.argv[1])
 import rt
 totals = {"calls": 0, "bytes": 0, "skipped_values": 0}

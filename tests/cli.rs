@@ -623,3 +623,31 @@ fn configuration_follows_the_real_path() {
         Vec::<String>::new()
     );
 }
+
+/// A file with CRLF line endings (and a lone CR) gets the same positions from `check` and from
+/// `emit`: both read it as CPython does, every line ending as `\n`.
+#[test]
+fn crlf_files_get_the_same_positions_from_check_and_emit() {
+    let dir = std::env::temp_dir().join(format!("kappac-crlf-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("dir");
+    let file = dir.join("handler.py");
+    std::fs::write(
+        &file,
+        "import rt\r\n\r\nx = (1,\r 2)\r\n\r\ndef handler(event, context):\r\n    return 1\r\nreturn 2\r\n",
+    )
+    .expect("write");
+    let path = file.to_string_lossy().into_owned();
+    let checked = kappac(&["check", &path, "--format", "json"]);
+    let emitted = kappac(&["emit", &path]);
+    let _ = std::fs::remove_dir_all(&dir);
+    let report: serde_json::Value = serde_json::from_str(&stdout(&checked)).expect("JSON");
+    assert_eq!(report[0]["code"], "K001");
+    assert_eq!(report[0]["start"]["line"], 8);
+    assert_eq!(report[0]["start"]["column"], 1);
+    assert_eq!(emitted.status.code(), Some(1));
+    assert!(
+        stderr(&emitted).contains(&format!("{path}:8:1")),
+        "{}",
+        stderr(&emitted)
+    );
+}
