@@ -136,5 +136,27 @@ class ListenerTests(unittest.TestCase):
                 Listener("127.0.0.1", port, SECRET, lambda i: None, print)
 
 
+class WorkersOverTcp(unittest.TestCase):
+    RUNTIME = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "runtime_py")
+
+    def test_a_worker_that_cannot_join_is_reported_ended_with_its_reason(self):
+        from kappa_coordinator.backend import TcpProcesses
+        lines = []
+        backend = TcpProcesses(os.path.abspath(self.RUNTIME), sys.executable, log=lines.append)
+        backend.listener.sock.close()  # nobody listens any more: the worker cannot join
+        worker = backend.start(False)
+        ended = False
+        deadline = time.monotonic() + 30
+        while not ended and time.monotonic() < deadline:
+            for event in backend.poll(0.5):
+                ended = ended or (event[0] == "ended" and event[1] is worker)
+        self.assertTrue(ended)
+        backend.forget(worker)
+        self.assertEqual(worker.exit_status, protocol.JOIN_FAILED)
+        self.assertIn("kappac worker i1: cannot join the run at 127.0.0.1:", worker.startup_error())
+        self.assertTrue(worker.joins_over_tcp)
+        backend.shutdown()
+
+
 if __name__ == "__main__":
     unittest.main()
