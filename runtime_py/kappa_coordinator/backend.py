@@ -178,17 +178,21 @@ class LocalProcesses(Backend):
                 else:
                     events.append(("ended", worker))
                 continue
-            stream = key.fileobj
-            try:
-                data = os.read(stream.fileno(), 65536)
-            except (BlockingIOError, OSError):
-                continue
-            if data:
-                worker.seen(kind, data)
-                events.append(("output", worker, kind, data))
-            else:
-                self.selector.unregister(stream)
+            self._output(worker, kind, key.fileobj, events)
         return events
+
+    def _output(self, worker, kind, stream, events):
+        """What the worker printed on `stream` (stdout or stderr); False once it is closed."""
+        try:
+            data = os.read(stream.fileno(), 65536)
+        except (BlockingIOError, OSError):
+            return True
+        if data:
+            worker.seen(kind, data)
+            events.append(("output", worker, kind, data))
+            return True
+        self.selector.unregister(stream)
+        return False
 
     @staticmethod
     def _messages(worker, data, events):
@@ -482,20 +486,10 @@ class TcpProcesses(LocalProcesses):
                 else:
                     self.selector.unregister(worker.connection)
                     events.append(("ended", worker))
-            else:
-                stream = key.fileobj
-                try:
-                    data = os.read(stream.fileno(), 65536)
-                except (BlockingIOError, OSError):
-                    continue
-                if data:
-                    worker.seen(kind, data)
-                    events.append(("output", worker, kind, data))
-                else:
-                    self.selector.unregister(stream)
-                    if worker.connection is None and kind == "stderr":
-                        # It ended (or gave up joining) before it joined: it never will.
-                        events.append(("ended", worker))
+            elif not self._output(worker, kind, key.fileobj, events):
+                if worker.connection is None and kind == "stderr":
+                    # It ended (or gave up joining) before it joined: it never will.
+                    events.append(("ended", worker))
         return events
 
     def _give_up(self, worker):
