@@ -101,13 +101,17 @@ class WorkerProcess:
         )
         os.close(write_fd)
         self.events = read_fd
+        self._read_output()
+        os.set_blocking(read_fd, False)
+        # A worker that is gone already (it could not start) is reported by `poll` as ended.
+        self.send({"op": "hello", "protocol": protocol.VERSION})
+
+    def _read_output(self):
+        """Messages are decoded as they come; stdout and stderr are read without blocking."""
         self.decoder = protocol.Decoder()
         self.stderr_seen = bytearray()  # the start of what it printed on stderr, for startup_error
         for stream in (self.process.stdout, self.process.stderr):
             os.set_blocking(stream.fileno(), False)
-        os.set_blocking(read_fd, False)
-        # A worker that is gone already (it could not start) is reported by `poll` as ended.
-        self.send({"op": "hello", "protocol": protocol.VERSION})
 
     def send(self, message):
         try:
@@ -381,10 +385,7 @@ class TcpWorkerProcess(WorkerProcess):
         except OSError:
             pass  # it could not start: poll reports it ended
         self.events = None
-        self.decoder = protocol.Decoder()
-        self.stderr_seen = bytearray()
-        for stream in (self.process.stdout, self.process.stderr):
-            os.set_blocking(stream.fileno(), False)
+        self._read_output()
         self.send({"op": "hello", "protocol": protocol.VERSION})
 
     def joined(self, connection):
@@ -503,14 +504,14 @@ class TcpProcesses(LocalProcesses):
             except (KeyError, ValueError):
                 pass
             worker.connection.close()
-
-    def forget(self, worker):
-        self._give_up(worker)
         for stream in (worker.process.stdout, worker.process.stderr):
             try:
                 self.selector.unregister(stream)
             except (KeyError, ValueError):
                 pass
+
+    def forget(self, worker):
+        self._give_up(worker)
         worker.kill()
         try:
             worker.process.wait(timeout=5)
@@ -520,10 +521,6 @@ class TcpProcesses(LocalProcesses):
     def close(self, worker):
         self._give_up(worker)
         for stream in (worker.process.stdout, worker.process.stderr):
-            try:
-                self.selector.unregister(stream)
-            except (KeyError, ValueError):
-                pass
             try:
                 stream.close()
             except OSError:
